@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Unpacks the Debian packages ingot builds with into .deps/ (ignored by git), so
+# that they can travel to a machine without a package registry (the GPU test
+# machine): `device run` carries .deps and CMake finds it through INGOT_DEPS_ROOT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pkgs=(nlohmann-json3-dev libflatbuffers-dev libxxhash-dev libcli11-dev libeigen3-dev
+      libminizip-dev libminizip1 zlib1g-dev libgtest-dev)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+(cd "$tmp" && apt-get download "${pkgs[@]}" >/dev/null 2>&1) || {
+  echo "apt-get download failed; run 'apt-get update' first" >&2; exit 1; }
+rm -rf .deps && mkdir -p .deps
+for f in "$tmp"/*.deb; do dpkg -x "$f" .deps; done
+rm -rf .deps/usr/share/doc .deps/usr/share/man
+echo "unpacked ${#pkgs[@]} packages into .deps ($(du -sh .deps | cut -f1))"
