@@ -101,6 +101,7 @@ struct ExportedProgram {
   std::vector<OutputSpecDef> output_specs;
   std::map<std::string, SymbolRange> range_constraints;
   std::vector<std::string> user_input_names;  // from the module call graph when known, else placeholder names
+  std::vector<std::string> user_output_names; // from the root out_spec when it names its leaves (HF ModelOutput), else empty
   std::map<std::string, TensorData> weights;  // FQN -> tensor (parameters, buffers, constants)
 };
 

@@ -33,7 +33,7 @@ const char* op_name(OpKind kind);
 std::optional<OpKind> op_from_name(std::string_view name);
 
 // One attribute struct per op: ReshapeAttrs, ConvAttrs, ...
-#define INGOT_ATTR(T, N, D) T N = T D;
+#define INGOT_ATTR(T, N, D) T N = D;
 #define INGOT_OP(E, S, ...) \
   struct E##Attrs {         \
     static constexpr OpKind kKind = OpKind::k##E; \

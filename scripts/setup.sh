@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Sets up ingot on a fresh Debian/Ubuntu machine and shows it working:
+#   1. installs the build tools and libraries (apt) and the Python test stack (pip),
+#      each only if missing, so running it again is quick and changes nothing;
+#   2. configures and builds ingot into build/ (the CUDA backend is added
+#      automatically where nvcc exists);
+#   3. converts the example model in examples/, runs the engine on the recorded
+#      input and compares the result with PyTorch's recorded output.
+# Environment: PYTHON (default python3), INGOT_SKIP_DEPS=1 to skip step 1,
+# INGOT_TORCH_INDEX to choose the wheel index for torch/torchvision,
+# INGOT_BUILD_DIR (default build) for the build tree.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+step() { echo; echo "==> $*"; }
+
+# ------------------------------------------------------------------ 1. dependencies
+APT_PACKAGES=(build-essential cmake ninja-build libminizip-dev nlohmann-json3-dev libflatbuffers-dev
+              flatbuffers-compiler libxxhash-dev libcli11-dev libeigen3-dev libgtest-dev python3-pip)
+PIP_PINS=(torch==2.10.0 torchvision==0.25.0 transformers==5.17.0 numpy pytest)
+
+install_apt_packages() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    echo "system packages: all present"
+    return
+  fi
+  echo "system packages: installing ${missing[*]}"
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+# Prints the pins that the Python environment does not satisfy.
+missing_python_packages() {
+  "$PYTHON" - "${PIP_PINS[@]}" <<'PY'
+import sys
+from importlib import metadata
+for pin in sys.argv[1:]:
+    name, _, wanted = pin.partition("==")
+    try:
+        have = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        print(pin)
+        continue
+    if wanted and have.split("+")[0] != wanted:
+        print(pin)
+PY
+}
+
+install_python_packages() {
+  local missing
+  missing=$(missing_python_packages)
+  if [ -z "$missing" ]; then
+    echo "python packages: all present ($("$PYTHON" -c 'import torch; print("torch", torch.__version__)'))"
+    return
+  fi
+  echo "python packages: installing" $missing
+  local pip=("$PYTHON" -m pip install --quiet)
+  # Debian's system Python refuses pip installs unless told otherwise (PEP 668).
+  if "$PYTHON" -c 'import sys, sysconfig, os; sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))'; then
+    pip+=(--break-system-packages)
+  fi
+  # Without an NVIDIA GPU the CPU wheels of torch are enough and ~2 GB smaller.
+  local torch_index=${INGOT_TORCH_INDEX:-}
+  if [ -z "$torch_index" ] && ! command -v nvidia-smi >/dev/null 2>&1; then
+    torch_index=https://download.pytorch.org/whl/cpu
+  fi
+  local torch_pins=() other_pins=()
+  for pin in $missing; do
+    case "$pin" in torch==*|torchvision==*) torch_pins+=("$pin") ;; *) other_pins+=("$pin") ;; esac
+  done
+  if [ ${#torch_pins[@]} -gt 0 ]; then
+    if [ -n "$torch_index" ]; then
+      "${pip[@]}" --index-url "$torch_index" "${torch_pins[@]}"
+    else
+      "${pip[@]}" "${torch_pins[@]}"
+    fi
+  fi
+  if [ ${#other_pins[@]} -gt 0 ]; then "${pip[@]}" "${other_pins[@]}"; fi
+}
+
+if [ "${INGOT_SKIP_DEPS:-0}" != "1" ]; then
+  step "installing dependencies"
+  install_apt_packages
+  if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
+    echo "error: $PYTHON has no pip; install python3-pip or set PYTHON" >&2
+    exit 1
+  fi
+  install_python_packages
+fi
+
+# ------------------------------------------------------------------ 2. build
+BUILD=${INGOT_BUILD_DIR:-build}
+step "building ingot ($BUILD/)"
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
+fi
+cmake --build "$BUILD" -j "$(nproc)"
+
+# ------------------------------------------------------------------ 3. the example
+step "converting and running the example model (examples/small_cnn.pt2)"
+INGOT=$BUILD/ingot
+OUT=$BUILD/example
+rm -rf "$OUT"
+mkdir -p "$OUT"
+"$INGOT" --version
+"$INGOT" check examples/small_cnn.pt2
+"$INGOT" convert examples/small_cnn.pt2 -o "$OUT/small_cnn.engine" --backend cpu
+"$INGOT" inspect "$OUT/small_cnn.engine" | head -n 40
+"$INGOT" verify "$OUT/small_cnn.engine" examples/small_cnn.pt2
+"$INGOT" run "$OUT/small_cnn.engine" --input x=examples/small_cnn_input.npy --output-dir "$OUT"
+"$PYTHON" examples/compare.py "$OUT/output.0.npy" examples/small_cnn_expected.npy --print-values
+
+step "set-up complete: 'bash scripts/test.sh' runs the test suites"

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs ingot's test suites: builds build/ if needed, then the C++ tests (ctest;
+# tests labelled "gpu" are left out where no NVIDIA GPU is present) and the Python
+# end-to-end tests (pytest tests/python, which compare engines with PyTorch).
+# Both suites always run and print their summaries; the exit status is non-zero
+# if either failed. Extra arguments go to pytest (e.g. -k resnet).
+# Environment: PYTHON (default python3), INGOT_BUILD_DIR (default build).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+JOBS=$(nproc)
+BUILD=${INGOT_BUILD_DIR:-build}
+
+echo "==> building ($BUILD/)"
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release || exit 1
+fi
+cmake --build "$BUILD" -j "$JOBS" || { echo "build failed" >&2; exit 1; }
+
+echo
+echo "==> C++ tests (ctest)"
+ctest_args=(--test-dir "$BUILD" --output-on-failure -j "$JOBS")
+if ! nvidia-smi -L >/dev/null 2>&1; then
+  echo "no NVIDIA GPU: running the tests labelled 'cpu' only"
+  ctest_args+=(-L cpu)
+fi
+ctest "${ctest_args[@]}"
+ctest_status=$?
+
+echo
+echo "==> Python end-to-end tests (pytest tests/python)"
+INGOT_BIN=${INGOT_BIN:-$(cd "$BUILD" && pwd)/ingot} "$PYTHON" -m pytest tests/python -q -rfEs "$@"
+pytest_status=$?
+
+echo
+echo "ctest: $([ $ctest_status -eq 0 ] && echo passed || echo "FAILED (exit $ctest_status)")"
+echo "pytest: $([ $pytest_status -eq 0 ] && echo passed || echo "FAILED (exit $pytest_status)")"
+[ $ctest_status -eq 0 ] && [ $pytest_status -eq 0 ]

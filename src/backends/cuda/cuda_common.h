@@ -1,0 +1,85 @@
+// Shared pieces of the CUDA backend: error conversion (CUDA, cuBLAS, cuDNN errors
+// become Status values, never aborts), device tensor views and the arguments every
+// CUDA kernel family receives.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ingot/dtype.h"
+#include "ingot/status.h"
+#include "ir/ops.h"
+
+struct cublasLtContext;
+struct cudnnContext;
+
+namespace ingot::cuda {
+
+Status cuda_status(cudaError_t err, const char* what);
+#define INGOT_CUDA_RETURN_IF_ERROR(expr) INGOT_RETURN_IF_ERROR(::ingot::cuda::cuda_status((expr), #expr))
+// After a kernel launch: reports launch-configuration errors.
+#define INGOT_CUDA_CHECK_LAUNCH(name) INGOT_RETURN_IF_ERROR(::ingot::cuda::cuda_status(cudaGetLastError(), name))
+
+// A dense, contiguous, row-major tensor in device memory.
+struct DeviceTensor {
+  void* data = nullptr;
+  DType dtype = DType::kFloat32;
+  std::vector<int64_t> shape;
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+  }
+  int rank() const { return static_cast<int>(shape.size()); }
+};
+
+// Library handles owned by one execution context (one stream at a time).
+struct Handles {
+  cublasLtContext* cublaslt = nullptr;
+  cudnnContext* cudnn = nullptr;
+};
+
+// Per-step state built once per context (descriptors, chosen algorithms, sizes),
+// so that the steady-state run only launches work and can be captured in a graph.
+struct StepState {
+  virtual ~StepState() = default;
+};
+
+struct KernelArgs {
+  std::vector<const DeviceTensor*> in;  // nullptr = absent optional input
+  std::vector<DeviceTensor*> out;
+  cudaStream_t stream = nullptr;
+  Handles* handles = nullptr;
+  void* workspace = nullptr;   // scratch for this step, valid during the call
+  size_t workspace_bytes = 0;
+  std::unique_ptr<StepState>* state = nullptr;  // this step's cached state (may be empty)
+  bool allow_tf32 = false;
+};
+
+// Scratch bytes a step needs (asked once when the context is created).
+size_t workspace_size(const OpAttrs& attrs, const KernelArgs& args);
+
+// Launches one step on args.stream. Must not allocate memory or synchronize
+// after the step's state exists (the steady state is captured in a CUDA graph).
+Status run_kernel(const OpAttrs& attrs, const KernelArgs& args);
+bool supports(const OpAttrs& attrs, const std::vector<DType>& in_dtypes, const std::vector<DType>& out_dtypes);
+
+// --- per family, one file each ---
+Status data_movement(const OpAttrs& attrs, const KernelArgs& args);  // reshape, permute, expand, slice, concat, pad, slice_scatter, triangular
+Status indexing(const OpAttrs& attrs, const KernelArgs& args);       // gather, index_select, index, where
+Status elementwise(const OpAttrs& attrs, const KernelArgs& args);    // unary, binary, cast
+Status reduction(const OpAttrs& attrs, const KernelArgs& args);      // reduce, arg_reduce, cumulative, softmax
+Status normalization(const OpAttrs& attrs, const KernelArgs& args);  // layer_norm, rms_norm, group_norm, batch_norm
+Status linear_algebra(const OpAttrs& attrs, const KernelArgs& args); // matmul, gemm (cuBLASLt)
+Status convolution(const OpAttrs& attrs, const KernelArgs& args);    // conv (cuDNN)
+Status attention(const OpAttrs& attrs, const KernelArgs& args);      // attention
+Status pooling(const OpAttrs& attrs, const KernelArgs& args);        // pool, adaptive_pool, upsample
+
+// Device properties of the current GPU: "sm_90".
+Result<std::string> current_arch();
+std::string runtime_versions();  // "cuda 13.0, cublasLt 130100, cudnn 91900"
+
+}  // namespace ingot::cuda

@@ -1,0 +1,129 @@
+// Host-side helpers of the CUDA kernel families (declared in cuda_util.cuh):
+// broadcast maps, coalesced strided views, shape checks. They run once per step
+// (their results are cached in the step's state or recomputed cheaply), never on
+// the device.
+#include <string>
+
+#include "backends/cuda/cuda_util.cuh"
+
+namespace ingot::cuda {
+
+std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
+  std::vector<int64_t> s(shape.size(), 1);
+  for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i) s[i] = s[i + 1] * shape[i + 1];
+  return s;
+}
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+int64_t product(const std::vector<int64_t>& v, size_t begin, size_t end) {
+  int64_t p = 1;
+  for (size_t i = begin; i < end && i < v.size(); ++i) p *= v[i];
+  return p;
+}
+
+bool normalize_dim(int64_t dim, int rank, int* out) {
+  if (dim < 0) dim += rank;
+  if (dim < 0 || dim >= (rank > 1 ? rank : 1)) return false;
+  *out = static_cast<int>(dim);
+  return true;
+}
+
+Status check_arity(const KernelArgs& args, size_t min_in, size_t n_out, const char* op) {
+  if (args.in.size() < min_in || args.out.size() != n_out)
+    return invalid_argument(std::string("[cuda ") + op + "] expected " + std::to_string(min_in) + " inputs and " +
+                            std::to_string(n_out) + " outputs, got " + std::to_string(args.in.size()) + " and " +
+                            std::to_string(args.out.size()));
+  for (size_t i = 0; i < min_in; ++i)
+    if (!args.in[i]) return invalid_argument(std::string("[cuda ") + op + "] input " + std::to_string(i) + " is missing");
+  for (size_t i = 0; i < n_out; ++i)
+    if (!args.out[i]) return invalid_argument(std::string("[cuda ") + op + "] output is missing");
+  return {};
+}
+
+bool broadcast_strides(const std::vector<int64_t>& in_shape, const std::vector<int64_t>& out_shape,
+                       std::vector<int64_t>* strides) {
+  const int out_rank = static_cast<int>(out_shape.size());
+  const int in_rank = static_cast<int>(in_shape.size());
+  if (in_rank > out_rank) return false;
+  strides->assign(out_rank, 0);
+  const std::vector<int64_t> in_strides = contiguous_strides(in_shape);
+  for (int i = 0; i < in_rank; ++i) {
+    const int o = out_rank - in_rank + i;
+    if (in_shape[i] == out_shape[o]) {
+      (*strides)[o] = in_shape[i] == 1 ? 0 : in_strides[i];
+    } else if (in_shape[i] != 1) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Result<StridedView> make_strided_view(const std::vector<int64_t>& dims, const std::vector<int64_t>& strides) {
+  std::vector<int64_t> sizes, st;
+  for (size_t d = 0; d < dims.size(); ++d) {
+    if (dims[d] == 1) continue;
+    if (!sizes.empty() && st.back() == strides[d] * dims[d]) {
+      sizes.back() *= dims[d];
+      st.back() = strides[d];
+    } else {
+      sizes.push_back(dims[d]);
+      st.push_back(strides[d]);
+    }
+  }
+  if (sizes.size() > static_cast<size_t>(kMaxRank))
+    return unsupported("[cuda] a strided copy over " + shape_str(dims) + " needs more than " +
+                       std::to_string(kMaxRank) + " dims after merging");
+  StridedView v;
+  v.rank = static_cast<int>(sizes.size());
+  for (int d = 0; d < v.rank; ++d) {
+    v.dims[d] = sizes[d];
+    v.strides[d] = st[d];
+  }
+  return v;
+}
+
+Result<BroadcastMap> make_broadcast_map(const std::vector<int64_t>& out_shape,
+                                        const std::vector<const std::vector<int64_t>*>& in_shapes) {
+  if (in_shapes.size() > 3) return internal_error("[cuda] a broadcast map takes at most 3 inputs");
+  const int k = static_cast<int>(in_shapes.size());
+  std::vector<std::vector<int64_t>> st(k);
+  for (int i = 0; i < k; ++i)
+    if (!broadcast_strides(*in_shapes[i], out_shape, &st[i]))
+      return invalid_argument("[cuda] shape " + shape_str(*in_shapes[i]) + " does not broadcast to " +
+                              shape_str(out_shape));
+  // Coalesce: drop size-1 dims, merge a dim into the next where every operand is contiguous across them.
+  std::vector<int64_t> sizes;
+  std::vector<std::vector<int64_t>> cst(k);
+  const std::vector<int64_t> out_st = contiguous_strides(out_shape);
+  std::vector<int64_t> ost;
+  for (size_t d = 0; d < out_shape.size(); ++d) {
+    if (out_shape[d] == 1) continue;
+    bool merge = !sizes.empty();
+    for (int i = 0; i < k && merge; ++i) merge = cst[i].back() == st[i][d] * out_shape[d];
+    if (merge) {
+      sizes.back() *= out_shape[d];
+      for (int i = 0; i < k; ++i) cst[i].back() = st[i][d];
+    } else {
+      sizes.push_back(out_shape[d]);
+      for (int i = 0; i < k; ++i) cst[i].push_back(st[i][d]);
+    }
+  }
+  if (sizes.size() > static_cast<size_t>(kMaxRank))
+    return unsupported("[cuda] broadcasting to " + shape_str(out_shape) + " needs more than " +
+                       std::to_string(kMaxRank) + " dims after merging");
+  BroadcastMap m;
+  m.rank = static_cast<int>(sizes.size());
+  m.num_inputs = k;
+  for (int d = 0; d < m.rank; ++d) {
+    m.out_dims[d] = sizes[d];
+    for (int i = 0; i < k; ++i) m.in_strides[i][d] = cst[i][d];
+  }
+  return m;
+}
+
+}  // namespace ingot::cuda

@@ -1,0 +1,333 @@
+// CUDA kernels that move elements without computing on them: reshape, permute,
+// expand, slice, concat, pad, slice_scatter and triangular. They are dtype-blind
+// (elements move by byte width) except for the pad fill value. Permute, expand
+// and slice share one "strided gather" kernel over a coalesced view; concat is one
+// 2-d memcpy per input. Shapes are checked on the host exactly as the CPU kernels
+// check them, so bad input is an error, never a stray access.
+#include <cstring>
+#include <string>
+
+#include "backends/cuda/cuda_util.cuh"
+
+namespace ingot::cuda {
+namespace {
+
+// dst[i] = src[view.offset(i)]
+template <typename E> __global__ void gather_copy_kernel(const E* __restrict__ src, E* __restrict__ dst, int64_t n,
+                                                         StridedView view) {
+  INGOT_GRID_STRIDE(i, n) dst[i] = src[view.offset(i)];
+}
+// dst[view.offset(i)] = src[i]
+template <typename E> __global__ void scatter_copy_kernel(const E* __restrict__ src, E* __restrict__ dst, int64_t n,
+                                                          StridedView view) {
+  INGOT_GRID_STRIDE(i, n) dst[view.offset(i)] = src[i];
+}
+
+// out (contiguous, `shape`) = elements of `src` at `src_strides`.
+Status strided_gather(const char* op, const void* src, const std::vector<int64_t>& src_strides, void* dst,
+                      const std::vector<int64_t>& shape, DType dtype, cudaStream_t stream) {
+  const int64_t n = product(shape, 0, shape.size());
+  if (n == 0) return {};
+  INGOT_ASSIGN_OR_RETURN(StridedView view, make_strided_view(shape, src_strides));
+  if (view.rank == 0 || (view.rank == 1 && view.strides[0] == 1)) {
+    return cuda_status(cudaMemcpyAsync(dst, src, n * dtype_size(dtype), cudaMemcpyDeviceToDevice, stream), op);
+  }
+  dispatch_elem_size(dtype_size(dtype), [&](auto tag) {
+    using E = decltype(tag);
+    gather_copy_kernel<E><<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const E*>(src), static_cast<E*>(dst), n,
+                                                                  view);
+  });
+  INGOT_CUDA_CHECK_LAUNCH(op);
+  return {};
+}
+
+Status check_same_dtype(const DeviceTensor& in, const DeviceTensor& out, const char* op) {
+  if (in.dtype != out.dtype)
+    return invalid_argument(std::string("[cuda ") + op + "] input dtype " + dtype_name(in.dtype) +
+                            " differs from output dtype " + dtype_name(out.dtype));
+  return {};
+}
+
+Status run_reshape(const KernelArgs& args) {
+  INGOT_RETURN_IF_ERROR(check_arity(args, 1, 1, "reshape"));
+  const DeviceTensor& in = *args.in[0];
+  DeviceTensor& out = *args.out[0];
+  INGOT_RETURN_IF_ERROR(check_same_dtype(in, out, "reshape"));
+  if (in.numel() != out.numel())
+    return invalid_argument("[cuda reshape] cannot view " + shape_str(in.shape) + " as " + shape_str(out.shape));
+  if (in.data != out.data && in.numel() > 0)
+    INGOT_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(out.data, in.data, in.numel() * dtype_size(in.dtype),
+                                               cudaMemcpyDeviceToDevice, args.stream));
+  return {};
+}
+
+Status run_permute(const PermuteAttrs& a, const KernelArgs& args) {
+  INGOT_RETURN_IF_ERROR(check_arity(args, 1, 1, "permute"));
+  const DeviceTensor& in = *args.in[0];
+  DeviceTensor& out = *args.out[0];
+  INGOT_RETURN_IF_ERROR(check_same_dtype(in, out, "permute"));
+  const int rank = in.rank();
+  if (static_cast<int>(a.perm.size()) != rank || out.rank() != rank)
+    return invalid_argument("[cuda permute] perm has " + std::to_string(a.perm.size()) + " entries for rank " +
+                            std::to_string(rank));
+  const std::vector<int64_t> in_strides = contiguous_strides(in.shape);
+  std::vector<int64_t> src_strides(rank);
+  std::vector<bool> seen(rank, false);
+  for (int k = 0; k < rank; ++k) {
+    int p;
+    if (!normalize_dim(a.perm[k], rank, &p) || seen[p])
+      return invalid_argument("[cuda permute] perm is not a permutation");
+    seen[p] = true;
+    if (out.shape[k] != in.shape[p])
+      return invalid_argument("[cuda permute] output shape " + shape_str(out.shape) + " does not match input " +
+                              shape_str(in.shape) + " permuted");
+    src_strides[k] = in_strides[p];
+  }
+  return strided_gather("permute", in.data, src_strides, out.data, out.shape, in.dtype, args.stream);
+}
+
+Status run_expand(const KernelArgs& args) {
+  INGOT_RETURN_IF_ERROR(check_arity(args, 1, 1, "expand"));
+  const DeviceTensor& in = *args.in[0];
+  DeviceTensor& out = *args.out[0];
+  INGOT_RETURN_IF_ERROR(check_same_dtype(in, out, "expand"));
+  std::vector<int64_t> src_strides;
+  if (!broadcast_strides(in.shape, out.shape, &src_strides))
+    return invalid_argument("[cuda expand] cannot broadcast " + shape_str(in.shape) + " to " + shape_str(out.shape));
+  return strided_gather("expand", in.data, src_strides, out.data, out.shape, in.dtype, args.stream);
+}
+
+Status check_window(const char* op, const DeviceTensor& big, const DeviceTensor& small, int64_t dim_attr,
+                    int64_t start, int64_t step, int* dim) {
+  if (big.rank() != small.rank() || !normalize_dim(dim_attr, big.rank(), dim) || big.rank() == 0)
+    return invalid_argument(std::string("[cuda ") + op + "] bad dim " + std::to_string(dim_attr) + " for shapes " +
+                            shape_str(big.shape) + " and " + shape_str(small.shape));
+  for (int d = 0; d < big.rank(); ++d)
+    if (d != *dim && big.shape[d] != small.shape[d])
+      return invalid_argument(std::string("[cuda ") + op + "] shapes " + shape_str(big.shape) + " and " +
+                              shape_str(small.shape) + " differ outside dim " + std::to_string(*dim));
+  const int64_t len = small.shape[*dim];
+  if (step <= 0) return invalid_argument(std::string("[cuda ") + op + "] step must be positive");
+  if (len > 0 && (start < 0 || start + (len - 1) * step >= big.shape[*dim]))
+    return invalid_argument(std::string("[cuda ") + op + "] window start=" + std::to_string(start) + " step=" +
+                            std::to_string(step) + " length=" + std::to_string(len) + " exceeds size " +
+                            std::to_string(big.shape[*dim]));
+  return {};
+}
+
+Status run_slice(const SliceAttrs& a, const KernelArgs& args) {
+  INGOT_RETURN_IF_ERROR(check_arity(args, 1, 1, "slice"));
+  const DeviceTensor& in = *args.in[0];
+  DeviceTensor& out = *args.out[0];
+  INGOT_RETURN_IF_ERROR(check_same_dtype(in, out, "slice"));
+  int dim;
+  INGOT_RETURN_IF_ERROR(check_window("slice", in, out, a.dim, a.start, a.step, &dim));
+  if (out.numel() == 0) return {};
+  std::vector<int64_t> src_strides = contiguous_strides(in.shape);
+  const size_t esize = dtype_size(in.dtype);
+  const char* base = static_cast<const char*>(in.data) + a.start * src_strides[dim] * esize;
+  src_strides[dim] *= a.step;
+  return strided_gather("slice", base, src_strides, out.data, out.shape, in.dtype, args.stream);
+}
+
+Status run_slice_scatter(const SliceScatterAttrs& a, const KernelArgs& args) {
+  INGOT_RETURN_IF_ERROR(check_arity(args, 2, 1, "slice_scatter"));
+  const DeviceTensor& in = *args.in[0];
+  const DeviceTensor& src = *args.in[1];
+  DeviceTensor& out = *args.out[0];
+  INGOT_RETURN_IF_ERROR(check_same_dtype(in, out, "slice_scatter"));
+  INGOT_RETURN_IF_ERROR(check_same_dtype(src, out, "slice_scatter"));
+  if (in.shape != out.shape) return invalid_argument("[cuda slice_scatter] output shape differs from input shape");
+  int dim;
+  INGOT_RETURN_IF_ERROR(check_window("slice_scatter", out, src, a.dim, a.start, a.step, &dim));
+  const size_t esize = dtype_size(in.dtype);
+  if (in.data != out.data && out.numel() > 0)
+    INGOT_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(out.data, in.data, out.numel() * esize, cudaMemcpyDeviceToDevice, args.stream));
+  const int64_t n = src.numel();
+  if (n == 0) return {};
+  std::vector<int64_t> dst_strides = contiguous_strides(out.shape);
+  char* base = static_cast<char*>(out.data) + a.start * dst_strides[dim] * esize;
+  dst_strides[dim] *= a.step;
+  INGOT_ASSIGN_OR_RETURN(StridedView view, make_strided_view(src.shape, dst_strides));
+  dispatch_elem_size(esize, [&](auto tag) {
+    using E = decltype(tag);
+    scatter_copy_kernel<E><<<blocks_for(n), kThreads, 0, args.stream>>>(static_cast<const E*>(src.data),
+                                                                        reinterpret_cast<E*>(base), n, view);
+  });
+  INGOT_CUDA_CHECK_LAUNCH("slice_scatter");
+  return {};
+}
+
+Status run_concat(const ConcatAttrs& a, const KernelArgs& args) {
+  if (args.in.empty()) return invalid_argument("[cuda concat] needs at least one input");
+  INGOT_RETURN_IF_ERROR(check_arity(args, args.in.size(), 1, "concat"));
+  DeviceTensor& out = *args.out[0];
+  int dim;
+  if (!normalize_dim(a.dim, out.rank(), &dim) || out.rank() == 0)
+    return invalid_argument("[cuda concat] bad dim " + std::to_string(a.dim) + " for output " + shape_str(out.shape));
+  int64_t total = 0;
+  for (const DeviceTensor* in : args.in) {
+    INGOT_RETURN_IF_ERROR(check_same_dtype(*in, out, "concat"));
+    bool ok = in->rank() == out.rank();
+    for (int d = 0; ok && d < out.rank(); ++d) ok = d == dim || in->shape[d] == out.shape[d];
+    if (!ok)
+      return invalid_argument("[cuda concat] input " + shape_str(in->shape) + " does not fit output " +
+                              shape_str(out.shape) + " along dim " + std::to_string(dim));
+    total += in->shape[dim];
+  }
+  if (total != out.shape[dim])
+    return invalid_argument("[cuda concat] inputs sum to " + std::to_string(total) + " along dim " +
+                            std::to_string(dim) + ", output has " + std::to_string(out.shape[dim]));
+  const int64_t outer = product(out.shape, 0, dim), inner = product(out.shape, dim + 1, out.shape.size());
+  const size_t esize = dtype_size(out.dtype);
+  const size_t out_row = out.shape[dim] * inner * esize;
+  size_t offset = 0;
+  for (const DeviceTensor* in : args.in) {
+    const size_t row = in->shape[dim] * inner * esize;
+    if (row > 0 && outer > 0)
+      INGOT_CUDA_RETURN_IF_ERROR(cudaMemcpy2DAsync(static_cast<char*>(out.data) + offset, out_row, in->data, row, row,
+                                                   outer, cudaMemcpyDeviceToDevice, args.stream));
+    offset += row;
+  }
+  return {};
+}
+
+struct PadParams {
+  int rank = 0;
+  int mode = 0;
+  int64_t out_dims[kMaxRank] = {}, in_dims[kMaxRank] = {}, in_strides[kMaxRank] = {}, before[kMaxRank] = {};
+};
+
+__device__ __forceinline__ int64_t pad_source(int64_t out_i, int64_t before, int64_t n, int mode) {
+  const int64_t i = out_i - before;
+  if (i >= 0 && i < n) return i;
+  switch (static_cast<PadMode>(mode)) {
+    case PadMode::kConstant: return -1;
+    case PadMode::kReplicate: return i < 0 ? 0 : n - 1;
+    case PadMode::kCircular: return ((i % n) + n) % n;
+    case PadMode::kReflect: {
+      if (n == 1) return 0;
+      const int64_t period = 2 * (n - 1);
+      const int64_t m = ((i % period) + period) % period;
+      return m < n ? m : period - m;
+    }
+  }
+  return -1;
+}
+
+template <typename E>
+__global__ void pad_kernel(const E* __restrict__ src, E* __restrict__ dst, int64_t n, PadParams p, E fill) {
+  INGOT_GRID_STRIDE(i, n) {
+    int64_t rem = i, off = 0;
+    bool filled = false;
+    for (int d = p.rank - 1; d >= 0; --d) {
+      const int64_t idx = rem % p.out_dims[d];
+      rem /= p.out_dims[d];
+      const int64_t s = pad_source(idx, p.before[d], p.in_dims[d], p.mode);
+      if (s < 0) filled = true;
+      off += s * p.in_strides[d];
+    }
+    dst[i] = filled ? fill : src[off];
+  }
+}
+
+Status run_pad(const PadAttrs& a, const KernelArgs& args) {
+  INGOT_RETURN_IF_ERROR(check_arity(args, 1, 1, "pad"));
+  const DeviceTensor& in = *args.in[0];
+  DeviceTensor& out = *args.out[0];
+  INGOT_RETURN_IF_ERROR(check_same_dtype(in, out, "pad"));
+  const int rank = in.rank();
+  if (a.mode < 0 || a.mode > 3) return invalid_argument("[cuda pad] unknown mode " + std::to_string(a.mode));
+  const auto mode = static_cast<PadMode>(a.mode);
+  if (static_cast<int>(a.pads.size()) != 2 * rank || out.rank() != rank)
+    return invalid_argument("[cuda pad] expected " + std::to_string(2 * rank) + " pad entries, got " +
+                            std::to_string(a.pads.size()));
+  if (rank > kMaxRank) return unsupported("[cuda pad] rank above " + std::to_string(kMaxRank));
+  PadParams p;
+  p.rank = rank;
+  p.mode = static_cast<int>(a.mode);
+  const std::vector<int64_t> in_strides = contiguous_strides(in.shape);
+  for (int d = 0; d < rank; ++d) {
+    const int64_t before = a.pads[2 * d], after = a.pads[2 * d + 1];
+    if (in.shape[d] + before + after != out.shape[d])
+      return invalid_argument("[cuda pad] output dim " + std::to_string(d) + " is " + std::to_string(out.shape[d]) +
+                              ", expected " + std::to_string(in.shape[d] + before + after));
+    if (mode != PadMode::kConstant && in.shape[d] == 0 && out.shape[d] > 0)
+      return invalid_argument("[cuda pad] cannot pad an empty dim in non-constant mode");
+    if (mode == PadMode::kReflect && (before >= in.shape[d] || after >= in.shape[d]) && (before > 0 || after > 0))
+      return invalid_argument("[cuda pad] reflect padding must be smaller than the input size along dim " +
+                              std::to_string(d));
+    p.out_dims[d] = out.shape[d];
+    p.in_dims[d] = in.shape[d];
+    p.in_strides[d] = in_strides[d];
+    p.before[d] = before;
+  }
+  const int64_t n = out.numel();
+  if (n == 0) return {};
+  // The fill value, encoded in the tensor's dtype on the host.
+  uint64_t fill_bits = 0;
+  dispatch_dtype(in.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T v = cast_value<T>(a.value);
+    std::memcpy(&fill_bits, &v, sizeof(T));
+  });
+  dispatch_elem_size(dtype_size(in.dtype), [&](auto tag) {
+    using E = decltype(tag);
+    E fill;
+    std::memcpy(&fill, &fill_bits, sizeof(E));
+    pad_kernel<E><<<blocks_for(n), kThreads, 0, args.stream>>>(static_cast<const E*>(in.data),
+                                                               static_cast<E*>(out.data), n, p, fill);
+  });
+  INGOT_CUDA_CHECK_LAUNCH("pad");
+  return {};
+}
+
+template <typename E>
+__global__ void triangular_kernel(const E* __restrict__ src, E* __restrict__ dst, int64_t n, int64_t rows_per,
+                                  int64_t cols, bool upper, int64_t diagonal) {
+  INGOT_GRID_STRIDE(idx, n) {
+    const int64_t j = idx % cols, i = (idx / cols) % rows_per;
+    const bool keep = upper ? (j - i >= diagonal) : (j - i <= diagonal);
+    dst[idx] = keep ? src[idx] : E{};
+  }
+}
+
+Status run_triangular(const TriangularAttrs& a, const KernelArgs& args) {
+  INGOT_RETURN_IF_ERROR(check_arity(args, 1, 1, "triangular"));
+  const DeviceTensor& in = *args.in[0];
+  DeviceTensor& out = *args.out[0];
+  INGOT_RETURN_IF_ERROR(check_same_dtype(in, out, "triangular"));
+  if (in.rank() < 2 || in.shape != out.shape)
+    return invalid_argument("[cuda triangular] needs rank >= 2 and equal shapes, got " + shape_str(in.shape) + " -> " +
+                            shape_str(out.shape));
+  const int64_t n = in.numel();
+  if (n == 0) return {};
+  const int64_t rows_per = in.shape[in.rank() - 2], cols = in.shape[in.rank() - 1];
+  dispatch_elem_size(dtype_size(in.dtype), [&](auto tag) {
+    using E = decltype(tag);
+    triangular_kernel<E><<<blocks_for(n), kThreads, 0, args.stream>>>(
+        static_cast<const E*>(in.data), static_cast<E*>(out.data), n, rows_per, cols, a.upper, a.diagonal);
+  });
+  INGOT_CUDA_CHECK_LAUNCH("triangular");
+  return {};
+}
+
+}  // namespace
+
+Status data_movement(const OpAttrs& attrs, const KernelArgs& args) {
+  switch (op_kind(attrs)) {
+    case OpKind::kReshape: return run_reshape(args);
+    case OpKind::kPermute: return run_permute(std::get<PermuteAttrs>(attrs), args);
+    case OpKind::kExpand: return run_expand(args);
+    case OpKind::kSlice: return run_slice(std::get<SliceAttrs>(attrs), args);
+    case OpKind::kConcat: return run_concat(std::get<ConcatAttrs>(attrs), args);
+    case OpKind::kPad: return run_pad(std::get<PadAttrs>(attrs), args);
+    case OpKind::kSliceScatter: return run_slice_scatter(std::get<SliceScatterAttrs>(attrs), args);
+    case OpKind::kTriangular: return run_triangular(std::get<TriangularAttrs>(attrs), args);
+    default: break;
+  }
+  return unsupported(std::string("[cuda data_movement] op '") + op_name(op_kind(attrs)) + "' is not in this family");
+}
+
+}  // namespace ingot::cuda

@@ -1,0 +1,314 @@
+// CUDA kernels for pooling and resizing: pool (max/avg, 1d-3d, padding, dilation,
+// ceil_mode, count_include_pad, divisor_override), adaptive_pool (max/avg) and
+// upsample (nearest, nearest-exact, linear/bilinear/trilinear, bicubic), for
+// float32, float16 and bfloat16 computed in float. One thread per output element.
+// Every case is viewed as 3 spatial dims (missing ones are 1) over "planes" (the
+// flattened leading dims), and the index and weight formulas are the CPU
+// kernel's (pooling.cc, after torch's ATen), with source coordinates computed
+// without FMA contraction so that nearest indices round exactly as on the CPU.
+#include <string>
+
+#include "backends/cuda/cuda_util.cuh"
+
+namespace ingot::cuda {
+namespace {
+
+struct Geometry {
+  int64_t planes = 1;
+  int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1};
+};
+
+Result<Geometry> make_geometry(const char* op, const DeviceTensor& x, const DeviceTensor& y, int nsp) {
+  if (nsp < 1 || nsp > 3 || x.rank() < nsp || y.rank() != x.rank())
+    return invalid_argument(std::string("[cuda ") + op + "] cannot pool " + std::to_string(nsp) +
+                            " spatial dims of " + shape_str(x.shape) + " into " + shape_str(y.shape));
+  Geometry g;
+  const int lead = x.rank() - nsp;
+  for (int i = 0; i < lead; ++i)
+    if (x.shape[i] != y.shape[i])
+      return invalid_argument(std::string("[cuda ") + op + "] leading dims of " + shape_str(x.shape) + " and " +
+                              shape_str(y.shape) + " differ");
+  g.planes = product(x.shape, 0, lead);
+  for (int i = 0; i < nsp; ++i) {
+    g.in[3 - nsp + i] = x.shape[lead + i];
+    g.out[3 - nsp + i] = y.shape[lead + i];
+  }
+  return g;
+}
+
+Status per_dim(const std::vector<int64_t>& v, int nsp, int64_t fallback, const char* name, int64_t* dst) {
+  if (v.size() > 1 && static_cast<int>(v.size()) != nsp)
+    return invalid_argument(std::string("[cuda pool] ") + name + " has " + std::to_string(v.size()) +
+                            " entries, expected " + std::to_string(nsp));
+  for (int i = 0; i < 3; ++i) dst[i] = i < 3 - nsp ? (fallback == 0 ? 0 : 1) : fallback;
+  for (int i = 0; i < nsp; ++i) dst[3 - nsp + i] = v.empty() ? fallback : v.size() == 1 ? v[0] : v[i];
+  return {};
+}
+
+struct PoolParams {
+  Geometry g;
+  int64_t k[3], s[3], p[3], d[3];
+  bool is_max = true, count_include_pad = true;
+  int64_t divisor_override = 0;
+};
+
+// Splits a flat output index into (plane, o0, o1, o2).
+__device__ __forceinline__ int64_t split_out(int64_t i, const Geometry& g, int64_t* o) {
+  o[2] = i % g.out[2];
+  i /= g.out[2];
+  o[1] = i % g.out[1];
+  i /= g.out[1];
+  o[0] = i % g.out[0];
+  return i / g.out[0];
+}
+
+template <typename T> __global__ void pool_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, PoolParams pp) {
+  const Geometry& g = pp.g;
+  INGOT_GRID_STRIDE(idx, n) {
+    int64_t o[3];
+    const int64_t pl = split_out(idx, g, o);
+    const T* xp = x + pl * g.in[0] * g.in[1] * g.in[2];
+    float result;
+    if (pp.is_max) {
+      float mx = -INFINITY;
+      int64_t lo[3], hi[3];
+      for (int i = 0; i < 3; ++i) {
+        const int64_t start = o[i] * pp.s[i] - pp.p[i];
+        lo[i] = start >= 0 ? 0 : (-start + pp.d[i] - 1) / pp.d[i];
+        const int64_t h = g.in[i] - start <= 0 ? 0 : (g.in[i] - start + pp.d[i] - 1) / pp.d[i];
+        hi[i] = pp.k[i] < h ? pp.k[i] : h;
+      }
+      for (int64_t a0 = lo[0]; a0 < hi[0]; ++a0)
+        for (int64_t a1 = lo[1]; a1 < hi[1]; ++a1) {
+          const T* row = xp + ((o[0] * pp.s[0] - pp.p[0] + a0 * pp.d[0]) * g.in[1] + o[1] * pp.s[1] - pp.p[1] +
+                               a1 * pp.d[1]) * g.in[2] + o[2] * pp.s[2] - pp.p[2];
+          for (int64_t a2 = lo[2]; a2 < hi[2]; ++a2) {
+            const float v = widen(row[a2 * pp.d[2]]);
+            if (v > mx || v != v) mx = v;
+          }
+        }
+      result = mx;
+    } else {
+      int64_t start[3], end[3], pool_size = 1, count = 1;
+      for (int i = 0; i < 3; ++i) {
+        start[i] = o[i] * pp.s[i] - pp.p[i];
+        end[i] = start[i] + pp.k[i] < g.in[i] + pp.p[i] ? start[i] + pp.k[i] : g.in[i] + pp.p[i];
+        pool_size *= end[i] - start[i];
+        start[i] = start[i] > 0 ? start[i] : 0;
+        end[i] = end[i] < g.in[i] ? end[i] : g.in[i];
+        count *= end[i] - start[i] > 0 ? end[i] - start[i] : 0;
+      }
+      float sum = 0.f;
+      for (int64_t i0 = start[0]; i0 < end[0]; ++i0)
+        for (int64_t i1 = start[1]; i1 < end[1]; ++i1) {
+          const T* row = xp + (i0 * g.in[1] + i1) * g.in[2];
+          for (int64_t i2 = start[2]; i2 < end[2]; ++i2) sum += widen(row[i2]);
+        }
+      const int64_t divisor = pp.divisor_override ? pp.divisor_override : pp.count_include_pad ? pool_size : count;
+      result = divisor ? sum / static_cast<float>(divisor) : NAN;
+    }
+    y[idx] = cast_value<T>(result);
+  }
+}
+
+template <typename T>
+__global__ void adaptive_pool_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, Geometry g, bool is_max) {
+  INGOT_GRID_STRIDE(idx, n) {
+    int64_t o[3], lo[3], hi[3];
+    const int64_t pl = split_out(idx, g, o);
+    for (int i = 0; i < 3; ++i) {
+      lo[i] = (o[i] * g.in[i]) / g.out[i];
+      hi[i] = ((o[i] + 1) * g.in[i] + g.out[i] - 1) / g.out[i];
+    }
+    const T* xp = x + pl * g.in[0] * g.in[1] * g.in[2];
+    float acc = is_max ? -INFINITY : 0.f;
+    for (int64_t i0 = lo[0]; i0 < hi[0]; ++i0)
+      for (int64_t i1 = lo[1]; i1 < hi[1]; ++i1) {
+        const T* row = xp + (i0 * g.in[1] + i1) * g.in[2];
+        for (int64_t i2 = lo[2]; i2 < hi[2]; ++i2) {
+          const float v = widen(row[i2]);
+          if (!is_max) acc += v;
+          else if (v > acc || v != v) acc = v;
+        }
+      }
+    if (!is_max) acc /= static_cast<float>((hi[0] - lo[0]) * (hi[1] - lo[1]) * (hi[2] - lo[2]));
+    y[idx] = cast_value<T>(acc);
+  }
+}
+
+struct UpsampleParams {
+  Geometry g;
+  int mode[3] = {0, 0, 0};  // UpsampleMode per dim (padded dims: nearest)
+  float scale[3] = {1, 1, 1};
+  bool align_corners = false;
+};
+
+// Up to 4 source indices and weights along one dim for output position o; returns the count.
+__device__ __forceinline__ int taps(int mode, int64_t o, int64_t in, float scale, bool align, int64_t* idx, float* w) {
+  const float of = static_cast<float>(o);
+  switch (static_cast<UpsampleMode>(mode)) {
+    case UpsampleMode::kNearest:
+    case UpsampleMode::kNearestExact: {
+      const float src = mode == static_cast<int>(UpsampleMode::kNearest) ? __fmul_rn(of, scale)
+                                                                           : __fmul_rn(__fadd_rn(of, 0.5f), scale);
+      const int64_t i0 = static_cast<int64_t>(floorf(src));
+      idx[0] = i0 < in - 1 ? i0 : in - 1;
+      w[0] = 1.f;
+      return 1;
+    }
+    case UpsampleMode::kLinear: {
+      float src;
+      if (align) {
+        src = __fmul_rn(scale, of);
+      } else {
+        src = __fsub_rn(__fmul_rn(scale, __fadd_rn(of, 0.5f)), 0.5f);
+        src = src > 0.f ? src : 0.f;
+      }
+      const int64_t i0 = static_cast<int64_t>(src);
+      const float l1 = src - static_cast<float>(i0);
+      idx[0] = i0 < in - 1 ? i0 : in - 1;
+      const int64_t i1 = i0 + (i0 < in - 1 ? 1 : 0);
+      idx[1] = i1 < in - 1 ? i1 : in - 1;
+      w[0] = 1.f - l1;
+      w[1] = l1;
+      return 2;
+    }
+    case UpsampleMode::kBicubic: {
+      const float src =
+          align ? __fmul_rn(scale, of) : __fsub_rn(__fmul_rn(scale, __fadd_rn(of, 0.5f)), 0.5f);
+      const float fl = floorf(src);
+      const float t = src - fl;
+      const float cc = -0.75f;
+      auto conv1 = [&](float x) { return ((cc + 2) * x - (cc + 3)) * x * x + 1; };
+      auto conv2 = [&](float x) { return ((cc * x - 5 * cc) * x + 8 * cc) * x - 4 * cc; };
+      w[0] = conv2(t + 1);
+      w[1] = conv1(t);
+      w[2] = conv1(1 - t);
+      w[3] = conv2(2 - t);
+      for (int j = 0; j < 4; ++j) {
+        int64_t i = static_cast<int64_t>(fl) - 1 + j;
+        idx[j] = i < 0 ? 0 : (i > in - 1 ? in - 1 : i);
+      }
+      return 4;
+    }
+  }
+  idx[0] = 0;
+  w[0] = 0.f;
+  return 1;
+}
+
+template <typename T>
+__global__ void upsample_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, UpsampleParams up) {
+  const Geometry& g = up.g;
+  INGOT_GRID_STRIDE(idx, n) {
+    int64_t o[3];
+    const int64_t pl = split_out(idx, g, o);
+    int64_t ix[3][4];
+    float wt[3][4];
+    int c[3];
+    for (int i = 0; i < 3; ++i) c[i] = taps(up.mode[i], o[i], g.in[i], up.scale[i], up.align_corners, ix[i], wt[i]);
+    const T* xp = x + pl * g.in[0] * g.in[1] * g.in[2];
+    float acc = 0.f;
+    for (int j0 = 0; j0 < c[0]; ++j0)
+      for (int j1 = 0; j1 < c[1]; ++j1) {
+        const float w01 = wt[0][j0] * wt[1][j1];
+        const T* row = xp + (ix[0][j0] * g.in[1] + ix[1][j1]) * g.in[2];
+        for (int j2 = 0; j2 < c[2]; ++j2) acc += w01 * wt[2][j2] * widen(row[ix[2][j2]]);
+      }
+    y[idx] = cast_value<T>(acc);
+  }
+}
+
+// torch's area_pixel_compute_scale, in float like the CPU kernel.
+float source_scale(int64_t in, int64_t out, bool align_corners, double user_scale, bool linear_like) {
+  if (linear_like && align_corners) return out > 1 ? static_cast<float>(in - 1) / static_cast<float>(out - 1) : 0.f;
+  return user_scale > 0 ? static_cast<float>(1.0 / user_scale) : static_cast<float>(in) / static_cast<float>(out);
+}
+
+template <typename T>
+Status run_typed(const OpAttrs& attrs, const DeviceTensor& x, DeviceTensor& y, cudaStream_t stream) {
+  const T* xd = static_cast<const T*>(x.data);
+  T* yd = static_cast<T*>(y.data);
+  const int64_t n = y.numel();
+  switch (op_kind(attrs)) {
+    case OpKind::kPool: {
+      const auto& a = std::get<PoolAttrs>(attrs);
+      const int nsp = static_cast<int>(a.kernel.size());
+      PoolParams pp;
+      INGOT_ASSIGN_OR_RETURN(pp.g, make_geometry("pool", x, y, nsp));
+      INGOT_RETURN_IF_ERROR(per_dim(a.kernel, nsp, 1, "kernel", pp.k));
+      INGOT_RETURN_IF_ERROR(per_dim(a.stride.empty() ? a.kernel : a.stride, nsp, 1, "stride", pp.s));
+      INGOT_RETURN_IF_ERROR(per_dim(a.padding, nsp, 0, "padding", pp.p));
+      INGOT_RETURN_IF_ERROR(per_dim(a.dilation, nsp, 1, "dilation", pp.d));
+      for (int i = 0; i < 3; ++i)
+        if (pp.k[i] < 1 || pp.s[i] < 1 || pp.d[i] < 1 || pp.p[i] < 0)
+          return invalid_argument("[cuda pool] kernel, stride and dilation must be positive and padding non-negative");
+      pp.is_max = a.kind == static_cast<int64_t>(PoolKind::kMax);
+      if (!pp.is_max && a.kind != static_cast<int64_t>(PoolKind::kAvg))
+        return invalid_argument("[cuda pool] unknown kind " + std::to_string(a.kind));
+      pp.count_include_pad = a.count_include_pad;
+      pp.divisor_override = a.divisor_override;
+      if (n == 0) return {};
+      pool_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(xd, yd, n, pp);
+      INGOT_CUDA_CHECK_LAUNCH("pool");
+      return {};
+    }
+    case OpKind::kAdaptivePool: {
+      const auto& a = std::get<AdaptivePoolAttrs>(attrs);
+      if (x.rank() < 2)
+        return invalid_argument("[cuda adaptive_pool] input must have rank >= 2, got " + shape_str(x.shape));
+      const int nsp = std::min(3, x.rank() - 1);
+      INGOT_ASSIGN_OR_RETURN(Geometry g, make_geometry("adaptive_pool", x, y, nsp));
+      if (n == 0) return {};
+      adaptive_pool_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(xd, yd, n, g,
+                                                                      a.kind == static_cast<int64_t>(PoolKind::kMax));
+      INGOT_CUDA_CHECK_LAUNCH("adaptive_pool");
+      return {};
+    }
+    case OpKind::kUpsample: {
+      const auto& a = std::get<UpsampleAttrs>(attrs);
+      const int nsp = a.scales.empty() ? x.rank() - 2 : static_cast<int>(a.scales.size());
+      UpsampleParams up;
+      INGOT_ASSIGN_OR_RETURN(up.g, make_geometry("upsample", x, y, nsp));
+      if (a.mode < 0 || a.mode > 3) return invalid_argument("[cuda upsample] unknown mode " + std::to_string(a.mode));
+      const auto mode = static_cast<UpsampleMode>(a.mode);
+      if (mode == UpsampleMode::kBicubic && nsp != 2) return unsupported("[cuda upsample] bicubic needs 2 spatial dims");
+      up.align_corners = a.align_corners;
+      for (int i = 0; i < 3; ++i) {
+        const int sp = i - (3 - nsp);
+        const double user_scale = sp >= 0 && !a.scales.empty() ? a.scales[sp] : 0.0;
+        const UpsampleMode m = sp >= 0 ? mode : UpsampleMode::kNearest;
+        const bool linear_like = m == UpsampleMode::kLinear || m == UpsampleMode::kBicubic;
+        up.mode[i] = static_cast<int>(m);
+        up.scale[i] = source_scale(up.g.in[i], up.g.out[i], a.align_corners, user_scale, linear_like);
+      }
+      if (n == 0) return {};
+      upsample_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(xd, yd, n, up);
+      INGOT_CUDA_CHECK_LAUNCH("upsample");
+      return {};
+    }
+    default:
+      return internal_error(std::string("[cuda pooling] not a pooling op: ") + op_name(op_kind(attrs)));
+  }
+}
+
+}  // namespace
+
+Status pooling(const OpAttrs& attrs, const KernelArgs& args) {
+  if (args.in.empty() || !args.in[0] || args.out.size() != 1 || !args.out[0])
+    return invalid_argument(std::string("[cuda ") + op_name(op_kind(attrs)) + "] expects one input and one output");
+  const DeviceTensor& x = *args.in[0];
+  DeviceTensor& y = *args.out[0];
+  if (x.dtype != y.dtype)
+    return invalid_argument(std::string("[cuda ") + op_name(op_kind(attrs)) + "] input and output dtypes differ");
+  switch (x.dtype) {
+    case DType::kFloat32: return run_typed<float>(attrs, x, y, args.stream);
+    case DType::kFloat16: return run_typed<__half>(attrs, x, y, args.stream);
+    case DType::kBFloat16: return run_typed<__nv_bfloat16>(attrs, x, y, args.stream);
+    default:
+      return unsupported(std::string("[cuda ") + op_name(op_kind(attrs)) + "] dtype " + dtype_name(x.dtype) +
+                         " is not supported on cuda");
+  }
+}
+
+}  // namespace ingot::cuda

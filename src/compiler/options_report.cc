@@ -1,0 +1,56 @@
+// The parts of the compiler API that are plain data formatting: the build
+// options' canonical record (stored in every engine, so it must be sorted and
+// free of machine-specific paths) and the text of a support report, which is
+// what a user sees when a model is refused.
+#include <algorithm>
+#include <sstream>
+
+#include "ingot/compiler.h"
+
+namespace ingot {
+
+namespace {
+std::string base_name(const std::string& path) {
+  size_t slash = path.find_last_of("/\\");
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> BuildOptions::to_record() const {
+  std::vector<std::pair<std::string, std::string>> r = {
+      {"allow_tf32", allow_tf32 ? "true" : "false"},
+      {"backend", backend},
+      {"cuda_arch", cuda_arch},
+      {"optimization_level", std::to_string(optimization_level)},
+      {"precision", precision},
+      // Only the cache's file name: a full path would tie the engine bytes to this machine.
+      {"timing_cache", base_name(timing_cache)},
+      {"workspace_limit", std::to_string(workspace_limit)},
+  };
+  std::sort(r.begin(), r.end());
+  return r;
+}
+
+std::string SupportReport::to_string() const {
+  std::ostringstream os;
+  const std::string file = model_file.empty() ? "model" : model_file;
+  int unsupported_nodes = 0;
+  for (const UnsupportedOp& op : unsupported) unsupported_nodes += op.count;
+  if (ok()) {
+    os << file << ": all " << num_nodes << " nodes (" << op_counts.size() << " operator kinds) are supported\n";
+    return os.str();
+  }
+  os << file << ": " << unsupported_nodes << " of " << num_nodes << " nodes use " << unsupported.size()
+     << " unsupported operator" << (unsupported.size() == 1 ? "" : "s") << "; no engine can be built\n";
+  for (const UnsupportedOp& op : unsupported) {
+    os << "  " << op.target << "  (" << op.count << " node" << (op.count == 1 ? "" : "s") << ")\n";
+    os << "    first at node '" << op.node_name << "'";
+    if (!op.location.empty()) os << ", " << op.location;
+    os << '\n';
+    if (!op.code.empty()) os << "      " << op.code << '\n';
+    if (!op.reason.empty()) os << "    reason: " << op.reason << '\n';
+  }
+  return os.str();
+}
+
+}  // namespace ingot

@@ -1,0 +1,51 @@
+// The optimization passes over the IR. Each pass lives in its own file, returns
+// whether it changed the graph and leaves a graph that passes verify_graph.
+// pipeline.cc is the only place that decides their order.
+#pragma once
+#include <cstddef>
+#include <functional>
+#include <string>
+
+#include "ingot/compiler.h"
+#include "ir/graph.h"
+
+namespace ingot {
+
+// Drops identity reshapes, casts, permutes and expands; folds reshape and
+// permute chains. Uses are rewired; dead nodes are left for DCE.
+bool run_canonicalize(Graph& g);
+
+// Evaluates nodes whose inputs are all constants on the CPU backend and turns
+// their outputs into constants (outputs larger than max_output_bytes are left
+// alone so the engine does not balloon). Also folds inference BatchNorm into a
+// preceding convolution with constant weights.
+inline constexpr size_t kDefaultFoldLimitBytes = size_t{64} << 20;
+bool run_constant_fold(Graph& g, size_t max_output_bytes = kDefaultFoldLimitBytes);
+
+// Merges nodes with identical op, attributes, inputs and output types, and
+// identical constants (tied weights, or small equal tensors).
+bool run_cse(Graph& g);
+
+// Removes nodes none of whose outputs is used (graph outputs count as uses) and
+// compacts the value table, dropping unused constants. Graph inputs always stay.
+bool run_dce(Graph& g);
+
+// Lowers float compute to `target`: float16 or bfloat16 (float32 and float64
+// values become 16-bit; a few overflow- or exactness-critical values stay
+// float32), or float32 (only float64 values are lowered). Graph IO keeps the
+// model's dtypes through inserted casts; constants are converted at build time.
+// Leaves identity casts for canonicalize/DCE. See lower_precision.cc for the rules.
+struct LowerPrecisionReport {
+  int lowered_values = 0;       // node outputs now in the target dtype
+  int kept_float32_values = 0;  // node outputs deliberately left in float32
+  int converted_constants = 0;  // constant copies made in another dtype
+  int inserted_casts = 0;
+  int clamped_elements = 0;     // constant elements clamped to the target's finite range
+};
+bool run_lower_precision(Graph& g, DType target, LowerPrecisionReport* report = nullptr);
+
+// Runs the passes in order for the build options; verifies the graph after each.
+Status run_pipeline(Graph& g, const BuildOptions& options,
+                    const std::function<void(const std::string&)>& progress = {});
+
+}  // namespace ingot

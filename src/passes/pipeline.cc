@@ -1,0 +1,119 @@
+// The pass pipeline: the one place that decides which passes run and in what
+// order. The graph is verified after every pass so a broken pass is caught and
+// named at build time instead of producing a wrong engine.
+//
+// Precision lowering runs last, after the cleanup rounds (and after fusion, when
+// that exists), and at every optimization level because it decides what the
+// engine computes, not how fast:
+// - constant folding, BatchNorm folding and CSE then work on the model's own
+//   float32 values, so folded weights are rounded to 16 bits once, not after
+//   every folding step;
+// - pattern-matching passes see the model's ops without the casts lowering adds;
+// - lowering inserts IO casts and converted constant copies; a canonicalize/DCE
+//   round after it removes the casts that became identities and the float32
+//   constants nothing reads any more.
+#include <optional>
+#include <string>
+
+#include "passes/passes.h"
+
+#include "ingot/dtype.h"
+
+namespace ingot {
+
+namespace {
+
+// Upper bound on cleanup rounds; each round only ever shrinks the graph, so
+// real models settle in two or three.
+constexpr int kMaxRounds = 8;
+
+Status verified(const Graph& g, const char* pass) {
+  Status st = verify_graph(g);
+  return st.ok() ? st : st.with_context(std::string("after pass '") + pass + "'");
+}
+
+bool has_float64(const Graph& g) {
+  for (const Value& v : g.values())
+    if (v.dtype == DType::kFloat64) return true;
+  return false;
+}
+
+// The dtype the engine computes in: the requested 16-bit type, or float32 when
+// only float64 must go (the CUDA backend has no float64 kernels; the CPU backend
+// computes float64 as the model asks). nullopt: nothing to lower.
+std::optional<DType> lowering_target(const Graph& g, const BuildOptions& options) {
+  if (options.precision == "fp16") return DType::kFloat16;
+  if (options.precision == "bf16") return DType::kBFloat16;
+  if (options.backend == "cuda" && has_float64(g)) return DType::kFloat32;
+  return std::nullopt;
+}
+
+Status lower_precision(Graph& g, const BuildOptions& options, const std::function<void(const std::string&)>& say) {
+  std::optional<DType> target = lowering_target(g, options);
+  if (!target) return Status::ok_status();
+  const bool had_float64 = has_float64(g);
+  LowerPrecisionReport report;
+  if (!run_lower_precision(g, *target, &report)) return Status::ok_status();
+  INGOT_RETURN_IF_ERROR(verified(g, "lower_precision"));
+  // Drop casts that became identities and the constants only the model's float32 ops read.
+  run_canonicalize(g);
+  INGOT_RETURN_IF_ERROR(verified(g, "canonicalize"));
+  run_dce(g);
+  INGOT_RETURN_IF_ERROR(verified(g, "dce"));
+  if (*target == DType::kFloat32) {
+    say("  float64 compute lowered to float32 (the CUDA backend has no float64 kernels); float64 inputs and "
+        "outputs keep their dtype through casts");
+  } else {
+    std::string line = "  lowered to " + std::string(dtype_name(*target)) + ": " +
+                       std::to_string(report.lowered_values) + " values, " +
+                       std::to_string(report.converted_constants) + " constants, " +
+                       std::to_string(report.inserted_casts) + " casts added";
+    if (report.kept_float32_values)
+      line += ", " + std::to_string(report.kept_float32_values) + " values kept in float32 (range or exactness)";
+    if (had_float64) line += "; float64 values lowered too";
+    say(line);
+  }
+  if (report.clamped_elements)
+    say("  " + std::to_string(report.clamped_elements) + " constant elements were beyond " + dtype_name(*target) +
+        "'s range and were clamped to its largest finite value");
+  return Status::ok_status();
+}
+
+}  // namespace
+
+Status run_pipeline(Graph& g, const BuildOptions& options, const std::function<void(const std::string&)>& progress) {
+  auto say = [&](const std::string& line) {
+    if (progress) progress(line);
+  };
+  INGOT_RETURN_IF_ERROR(verified(g, "import"));
+  if (options.optimization_level <= 0) {
+    // Level 0 builds fastest: only remove what no output needs.
+    run_dce(g);
+    INGOT_RETURN_IF_ERROR(verified(g, "dce"));
+    return lower_precision(g, options, say);
+  }
+  for (int round = 0; round < kMaxRounds; ++round) {
+    bool changed = false;
+    // Canonicalize first: removing identities and collapsing chains exposes
+    // constant subgraphs (a reshape of a weight) and duplicates to the passes below.
+    changed |= run_canonicalize(g);
+    INGOT_RETURN_IF_ERROR(verified(g, "canonicalize"));
+    // Fold constants before CSE so equal folded constants can be merged, and so
+    // BatchNorm folding sees the conv weights as constants.
+    changed |= run_constant_fold(g);
+    INGOT_RETURN_IF_ERROR(verified(g, "constant_fold"));
+    // CSE after folding: duplicates often differ only in a constant operand that
+    // folding or constant merging just made identical.
+    changed |= run_cse(g);
+    INGOT_RETURN_IF_ERROR(verified(g, "cse"));
+    // DCE last: the passes above only rewire uses; this drops what they bypassed
+    // and compacts the value table (node and value ids change here).
+    changed |= run_dce(g);
+    INGOT_RETURN_IF_ERROR(verified(g, "dce"));
+    if (!changed) break;
+    say("  optimization round " + std::to_string(round + 1) + ": " + std::to_string(g.num_nodes()) + " nodes");
+  }
+  return lower_precision(g, options, say);
+}
+
+}  // namespace ingot

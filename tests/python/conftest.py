@@ -1,0 +1,195 @@
+"""Shared fixtures of ingot's Python end-to-end tests.
+
+Every test here drives the real `ingot` command (env INGOT_BIN, else build/ingot)
+and compares what its engines compute with what PyTorch itself computes on the
+same inputs; nothing is compared with numbers produced by ingot alone. When the
+binary is missing every test is skipped, with the reason shown.
+"""
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# Relative error bound ||out - ref|| / ||ref|| by dtype (fp32 kernels may sum in a
+# different order than PyTorch, nothing more).
+TOLERANCE = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10,
+             np.dtype(np.float16): 1e-2}
+
+TORCH_TO_NUMPY = {torch.float32: np.float32, torch.float64: np.float64, torch.float16: np.float16,
+                  torch.int64: np.int64, torch.int32: np.int32, torch.int16: np.int16,
+                  torch.int8: np.int8, torch.uint8: np.uint8, torch.bool: np.bool_}
+
+
+def _find_ingot():
+    env = os.environ.get("INGOT_BIN")
+    path = Path(env) if env else REPO_ROOT / "build" / "ingot"
+    return path if path.is_file() and os.access(path, os.X_OK) else None
+
+
+INGOT = _find_ingot()
+
+
+def pytest_collection_modifyitems(config, items):
+    if INGOT is None:
+        skip = pytest.mark.skip(reason="the ingot binary was not found (build it, or set INGOT_BIN)")
+        for item in items:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def ingot_bin():
+    if INGOT is None:
+        pytest.skip("the ingot binary was not found (build it, or set INGOT_BIN)")
+    return INGOT
+
+
+def run_ingot(*args, timeout=900):
+    """Runs `ingot ARGS...` and returns the CompletedProcess (text mode)."""
+    assert INGOT is not None
+    return subprocess.run([str(INGOT), *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+def describe(proc):
+    return f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}"
+
+
+def assert_clean_failure(proc, pattern):
+    """A refusal: non-zero exit, no signal, no crash text, and a message matching pattern."""
+    assert proc.returncode != 0, "expected a failure\n" + describe(proc)
+    assert proc.returncode > 0, "killed by a signal (crash)\n" + describe(proc)
+    assert proc.returncode not in (134, 136, 139), "crash-like exit code\n" + describe(proc)
+    text = proc.stdout + proc.stderr
+    for crash in ("Segmentation fault", "terminate called", "Aborted", "core dumped", "Traceback"):
+        assert crash not in text, f"crash output ({crash})\n" + describe(proc)
+    assert re.search(pattern, text, re.IGNORECASE), f"message does not match /{pattern}/\n" + describe(proc)
+
+
+def export_program(module, inputs, dialect):
+    """torch.export with the given IR dialect: "training" (plain export) or "aten" (decomposed)."""
+    args, kwargs = (tuple(inputs), {}) if not isinstance(inputs, dict) else ((), dict(inputs))
+    program = torch.export.export(module, args, kwargs)
+    if dialect == "aten":
+        program = program.run_decompositions()
+    elif dialect != "training":
+        raise ValueError(f"unknown dialect {dialect!r}")
+    return program
+
+
+def user_input_names(program):
+    return list(program.graph_signature.user_inputs)
+
+
+def flat_tensors(value):
+    return [t for t in torch.utils._pytree.tree_leaves(value) if isinstance(t, torch.Tensor)]
+
+
+def to_numpy(t):
+    return t.detach().cpu().contiguous().numpy()
+
+
+def assert_matches(out, ref, what="output"):
+    """ingot output vs PyTorch reference: same shape and dtype; floats within the
+    relative tolerance (NaN always fails); integers and bools exactly equal."""
+    assert out.shape == ref.shape, f"{what}: shape {out.shape}, PyTorch gives {ref.shape}"
+    assert out.dtype == ref.dtype, f"{what}: dtype {out.dtype}, PyTorch gives {ref.dtype}"
+    if ref.dtype.kind == "f":
+        assert not np.isnan(out).any(), f"{what}: ingot output has NaN"
+        assert np.isfinite(ref).all(), f"{what}: the PyTorch reference is not finite (bad test)"
+        out64, ref64 = out.astype(np.float64), ref.astype(np.float64)
+        err = np.linalg.norm(out64 - ref64)
+        norm = np.linalg.norm(ref64)
+        tol = TOLERANCE[ref.dtype]
+        rel = err / norm if norm > 0 else err
+        assert rel <= tol, (f"{what}: relative error {rel:.3e} > {tol:g} "
+                            f"(max abs diff {np.abs(out64 - ref64).max():.3e})")
+    else:
+        mismatched = int((out != ref).sum())
+        assert mismatched == 0, f"{what}: {mismatched} of {ref.size} elements differ"
+
+
+class Harness:
+    """Exports, converts and runs models through the real `ingot` command. Exports
+    and engines are cached per (key, dialect) in one session directory."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.counter = 0
+
+    def export(self, module, inputs, dialect, key):
+        pt2 = self.root / f"{key}-{dialect}.pt2"
+        names_file = pt2.with_suffix(".inputs")
+        if not pt2.exists():
+            if isinstance(module, torch.export.ExportedProgram):
+                program = module.run_decompositions() if dialect == "aten" else module
+            else:
+                program = export_program(module, inputs, dialect)
+            torch.export.save(program, str(pt2))
+            names_file.write_text("\n".join(user_input_names(program)))
+        return pt2, names_file.read_text().split("\n")
+
+    def convert(self, pt2, engine=None, *extra):
+        engine = Path(engine) if engine else pt2.with_suffix(".engine")
+        if not engine.exists():
+            proc = run_ingot("convert", pt2, "-o", engine, "--backend", "cpu", "--quiet", *extra)
+            if proc.returncode != 0:
+                pytest.fail(f"ingot convert {pt2.name} failed\n" + describe(proc), pytrace=False)
+        return engine
+
+    def run(self, engine, named_inputs, out_dir):
+        """Runs the engine on {name: np.ndarray}; returns the list of output arrays."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        args = ["run", engine, "--output-dir", out_dir]
+        for name, array in named_inputs.items():
+            path = out_dir / f"input.{name}.npy"
+            np.save(path, array)
+            args += ["--input", f"{name}={path}"]
+        proc = run_ingot(*args)
+        if proc.returncode != 0:
+            pytest.fail(f"ingot run {Path(engine).name} failed\n" + describe(proc), pytrace=False)
+        outputs = []
+        while (out_dir / f"output.{len(outputs)}.npy").exists():
+            outputs.append(np.load(out_dir / f"output.{len(outputs)}.npy"))
+        return outputs
+
+    def convert_and_run(self, module_or_program, inputs, dialect, key=None):
+        """The whole job: export (dialect "training" or "aten"), convert with
+        --backend cpu, run on the same inputs, and compare every output with the
+        PyTorch module's own output. Accepts an nn.Module or an ExportedProgram."""
+        if key is None:
+            self.counter += 1
+            key = f"model{self.counter}"
+        module = module_or_program
+        if isinstance(module_or_program, torch.export.ExportedProgram):
+            module = module_or_program.module()
+        else:
+            module = module.eval()
+        with torch.no_grad():
+            expected = flat_tensors(module(**inputs) if isinstance(inputs, dict) else module(*inputs))
+        pt2, names = self.export(module_or_program, inputs, dialect, key)
+        engine = self.convert(pt2)
+        flat_inputs = list(inputs.values()) if isinstance(inputs, dict) else list(inputs)
+        assert len(names) == len(flat_inputs), f"export has inputs {names}, the test gave {len(flat_inputs)}"
+        outputs = self.run(engine, {n: to_numpy(t) for n, t in zip(names, flat_inputs)},
+                           self.root / f"{key}-{dialect}-out")
+        assert len(outputs) == len(expected), (
+            f"ingot wrote {len(outputs)} outputs, PyTorch returns {len(expected)}")
+        for i, (out, ref) in enumerate(zip(outputs, expected)):
+            assert_matches(out, to_numpy(ref), f"{key} ({dialect}) output {i}")
+        return outputs
+
+
+@pytest.fixture(scope="session")
+def harness(tmp_path_factory, ingot_bin):
+    return Harness(tmp_path_factory.mktemp("ingot-e2e"))
+
+
+@pytest.fixture(scope="session")
+def convert_and_run(harness):
+    return harness.convert_and_run

@@ -1,0 +1,49 @@
+// `ingot convert MODEL.pt2 -o OUT.engine`: builds an engine file. Progress goes to
+// stderr; on failure the message is printed and no output file is left behind
+// (build_engine_file writes through a temporary file and a rename).
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "cli_common.h"
+#include "ingot/compiler.h"
+
+namespace ingot::cli {
+
+namespace {
+struct ConvertArgs {
+  std::string model, output;
+  BuildOptions options;
+  bool quiet = false;
+};
+}  // namespace
+
+void register_convert_command(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand("convert", "Compile a .pt2 model into an engine file");
+  auto args = std::make_shared<ConvertArgs>();
+  cmd->add_option("model", args->model, "torch.export archive (.pt2)")->required();
+  cmd->add_option("-o,--output", args->output, "engine file to write")->required();
+  cmd->add_option("--backend", args->options.backend, "target backend")
+      ->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  cmd->add_option("--precision", args->options.precision, "lowest precision kernels may use")
+      ->check(CLI::IsMember({"fp32", "fp16", "bf16"}))->capture_default_str();
+  cmd->add_flag("--allow-tf32", args->options.allow_tf32, "let fp32 GEMMs/convolutions use TF32 tensor cores");
+  cmd->add_option("--optimization-level", args->options.optimization_level, "0 (fastest build) .. 5")
+      ->check(CLI::Range(0, 5))->capture_default_str();
+  cmd->add_option("--timing-cache", args->options.timing_cache, "timing cache file (read and updated)");
+  cmd->add_option("--workspace-limit", args->options.workspace_limit, "scratch memory limit in bytes (0 = none)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("-q,--quiet", args->quiet, "print nothing but errors");
+  cmd->callback([&action, args] {
+    action = [args]() -> int {
+      BuildOptions options = args->options;
+      if (!args->quiet) options.progress = [](const std::string& line) { std::cerr << line << "\n"; };
+      Status status = build_engine_file(args->model, args->output, options);
+      if (!status.ok()) return report_error(status);
+      if (!args->quiet) std::cerr << "wrote " << args->output << "\n";
+      return 0;
+    };
+  });
+}
+
+}  // namespace ingot::cli
