@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import statistics
 import subprocess
 import time
@@ -32,14 +33,51 @@ class RowError(Exception):
 
 def run_tool(cmd, timeout, what):
     """Runs an ingot subcommand; raises RowError with its last stderr lines on failure."""
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
+    proc = run_killable(cmd, timeout)
+    if proc is None:
         raise RowError(f"{what} timed out after {timeout:.0f} s")
     if proc.returncode != 0:
         lines = [l for l in (proc.stderr + proc.stdout).splitlines() if l.strip()]
         raise RowError(f"{what} failed (exit {proc.returncode}): " + " / ".join(lines[-3:])[-500:])
     return proc
+
+
+_children = set()  # process groups of running children, killed if this worker is stopped
+
+
+def _stop_children(signum, frame):
+    for pgid in list(_children):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    os._exit(128 + signum)
+
+
+def run_killable(cmd, timeout, **popen_args):
+    """subprocess.run in its own process group, with a timeout that stops the whole
+    group (SIGTERM, then SIGKILL after 5 s; a worker's SIGTERM handler passes it on to
+    its own children); returns None on timeout."""
+    popen_args.setdefault("stdout", subprocess.PIPE)
+    popen_args.setdefault("stderr", subprocess.PIPE)
+    with subprocess.Popen(cmd, text=True, start_new_session=True, **popen_args) as proc:
+        _children.add(proc.pid)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for sig, grace in ((signal.SIGTERM, 5), (signal.SIGKILL, None)):
+                try:
+                    os.killpg(proc.pid, sig)
+                    proc.communicate(timeout=grace)
+                    break
+                except ProcessLookupError:
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            return None
+        finally:
+            _children.discard(proc.pid)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out or "", err or "")
 
 
 def rel_l2(out, ref):
@@ -86,6 +124,7 @@ def main(spec):
     result = {"model": spec["model"], "batch": spec["batch"], "precision": spec["precision"], "notes": [],
               "stage": "start", "compile_ms": {}, "compile_build_s": {}}
     result_path = spec["result_path"]
+    signal.signal(signal.SIGTERM, _stop_children)  # compare.py's row timeout
 
     def save(stage=None):
         if stage:

@@ -153,23 +153,22 @@ def run_row(args, ingot, model, batch, precision, work_dir, time_left):
     os.makedirs(work_dir, exist_ok=True)
     result_path = os.path.join(work_dir, "result.json")
     spec["result_path"] = result_path
+    if os.path.exists(result_path):  # a stale row from an earlier --keep run must not be reported
+        os.remove(result_path)
     row = {"model": model, "batch": batch, "precision": precision, "notes": []}
     timeout = min(args.row_timeout_s, time_left) if time_left is not None else args.row_timeout_s
     log_path = os.path.join(work_dir, "worker.log")
-    try:
-        with open(log_path, "w") as log:
-            proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)],
-                                  stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
-        if os.path.exists(result_path):
-            with open(result_path) as f:
-                row = json.load(f)
-        if proc.returncode != 0 and not row.get("error"):
-            row["error"] = f"worker exited with code {proc.returncode}: {tail(log_path)}"
-    except subprocess.TimeoutExpired:
-        if os.path.exists(result_path):  # partial results written so far
-            with open(result_path) as f:
-                row = json.load(f)
+    import bench_worker
+    with open(log_path, "w") as log:
+        proc = bench_worker.run_killable([sys.executable, os.path.abspath(__file__), "--worker", json.dumps(spec)],
+                                         timeout, stdout=log, stderr=subprocess.STDOUT)
+    if os.path.exists(result_path):  # complete, or the stages finished before a timeout
+        with open(result_path) as f:
+            row = json.load(f)
+    if proc is None:
         row["error"] = f"timed out after {timeout:.0f} s (at: {row.get('stage', 'start')})"
+    elif proc.returncode != 0 and not row.get("error"):
+        row["error"] = f"worker exited with code {proc.returncode}: {tail(log_path)}"
     return row
 
 

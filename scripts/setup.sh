@@ -19,8 +19,9 @@ step() { echo; echo "==> $*"; }
 
 # ------------------------------------------------------------------ 1. dependencies
 APT_PACKAGES=(build-essential cmake ninja-build libminizip-dev nlohmann-json3-dev libflatbuffers-dev
-              flatbuffers-compiler libxxhash-dev libcli11-dev libeigen3-dev libgtest-dev python3-pip)
-PIP_PINS=(torch==2.10.0 torchvision==0.25.0 transformers==5.17.0 numpy pytest)
+              flatbuffers-compiler libxxhash-dev libcli11-dev libeigen3-dev libgtest-dev python3-pip
+              clang-14 libclang-rt-14-dev)
+PIP_PINS=(torch==2.10.0 torchvision==0.25.0 transformers==5.17.0 numpy pytest scikit-build-core pybind11)
 
 install_apt_packages() {
   local missing=()
@@ -53,6 +54,12 @@ for pin in sys.argv[1:]:
 PY
 }
 
+PIP_INSTALL=("$PYTHON" -m pip install --quiet)
+# Debian's system Python refuses pip installs unless told otherwise (PEP 668).
+if "$PYTHON" -c 'import sys, sysconfig, os; sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))' 2>/dev/null; then
+  PIP_INSTALL+=(--break-system-packages)
+fi
+
 install_python_packages() {
   local missing
   missing=$(missing_python_packages)
@@ -61,27 +68,12 @@ install_python_packages() {
     return
   fi
   echo "python packages: installing" $missing
-  local pip=("$PYTHON" -m pip install --quiet)
-  # Debian's system Python refuses pip installs unless told otherwise (PEP 668).
-  if "$PYTHON" -c 'import sys, sysconfig, os; sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))'; then
-    pip+=(--break-system-packages)
-  fi
-  # Without an NVIDIA GPU the CPU wheels of torch are enough and ~2 GB smaller.
-  local torch_index=${INGOT_TORCH_INDEX:-}
-  if [ -z "$torch_index" ] && ! command -v nvidia-smi >/dev/null 2>&1; then
-    torch_index=https://download.pytorch.org/whl/cpu
-  fi
+  local pip=("${PIP_INSTALL[@]}")
   local torch_pins=() other_pins=()
   for pin in $missing; do
     case "$pin" in torch==*|torchvision==*) torch_pins+=("$pin") ;; *) other_pins+=("$pin") ;; esac
   done
-  if [ ${#torch_pins[@]} -gt 0 ]; then
-    if [ -n "$torch_index" ]; then
-      "${pip[@]}" --index-url "$torch_index" "${torch_pins[@]}"
-    else
-      "${pip[@]}" "${torch_pins[@]}"
-    fi
-  fi
+  if [ ${#torch_pins[@]} -gt 0 ]; then "${pip[@]}" "${torch_pins[@]}"; fi
   if [ ${#other_pins[@]} -gt 0 ]; then "${pip[@]}" "${other_pins[@]}"; fi
 }
 
@@ -98,12 +90,26 @@ fi
 # ------------------------------------------------------------------ 2. build
 BUILD=${INGOT_BUILD_DIR:-build}
 step "building ingot ($BUILD/)"
-if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
-fi
-cmake --build "$BUILD" -j "$(nproc)"
+# shellcheck source=find_cmake.sh
+source scripts/find_cmake.sh
+if [ "${INGOT_SKIP_DEPS:-0}" != "1" ]; then INGOT_INSTALL_CMAKE=1; fi
+ingot_find_cmake
+echo "using $CMAKE ($("$CMAKE" --version | head -n1))"
+# Configuring again is cheap and picks up a newer CMake or new source files.
+"$CMAKE" -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
+"$CMAKE" --build "$BUILD" -j "$(nproc)"
 
-# ------------------------------------------------------------------ 3. the example
+# ------------------------------------------------------------------ 3. the Python package
+# `import ingot` (docs/python.md). Without an NVIDIA GPU the extension is built
+# without CUDA: the same compiler and CPU runtime, half the build time.
+step "installing the Python package (pip install .)"
+py_cuda=AUTO
+if ! nvidia-smi -L >/dev/null 2>&1; then py_cuda=OFF; fi
+CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "${PIP_INSTALL[@]}" --no-build-isolation -Cbuild-dir="$BUILD/python" \
+  -Ccmake.define.INGOT_CUDA=$py_cuda .
+"$PYTHON" -c "import ingot; print('python package:', ingot.__name__, ingot.__version__ if hasattr(ingot, '__version__') else '')"
+
+# ------------------------------------------------------------------ 4. the example
 step "converting and running the example model (examples/small_cnn.pt2)"
 INGOT=$BUILD/ingot
 OUT=$BUILD/example
@@ -112,7 +118,7 @@ mkdir -p "$OUT"
 "$INGOT" --version
 "$INGOT" check examples/small_cnn.pt2
 "$INGOT" convert examples/small_cnn.pt2 -o "$OUT/small_cnn.engine" --backend cpu
-"$INGOT" inspect "$OUT/small_cnn.engine" | head -n 40
+"$INGOT" inspect "$OUT/small_cnn.engine"
 "$INGOT" verify "$OUT/small_cnn.engine" examples/small_cnn.pt2
 "$INGOT" run "$OUT/small_cnn.engine" --input x=examples/small_cnn_input.npy --output-dir "$OUT"
 "$PYTHON" examples/compare.py "$OUT/output.0.npy" examples/small_cnn_expected.npy --print-values

@@ -12,10 +12,13 @@ JOBS=$(nproc)
 BUILD=${INGOT_BUILD_DIR:-build}
 
 echo "==> building ($BUILD/)"
+# shellcheck source=find_cmake.sh
+source scripts/find_cmake.sh
+ingot_find_cmake || exit 1
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release || exit 1
+  "$CMAKE" -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release || exit 1
 fi
-cmake --build "$BUILD" -j "$JOBS" || { echo "build failed" >&2; exit 1; }
+"$CMAKE" --build "$BUILD" -j "$JOBS" || { echo "build failed" >&2; exit 1; }
 
 echo
 echo "==> C++ tests (ctest)"
@@ -24,8 +27,26 @@ if ! nvidia-smi -L >/dev/null 2>&1; then
   echo "no NVIDIA GPU: running the tests labelled 'cpu' only"
   ctest_args+=(-L cpu)
 fi
-ctest "${ctest_args[@]}"
+"$CTEST" "${ctest_args[@]}"
 ctest_status=$?
+
+echo
+echo "==> fuzzing the engine and .npy readers briefly (libFuzzer)"
+fuzz_status=0
+if command -v clang++-14 >/dev/null 2>&1; then
+  "$CMAKE" -S tests/fuzz -B "$BUILD/fuzz" -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 \
+      -DINGOT_FUZZ_SECONDS="${INGOT_FUZZ_SECONDS:-15}" >/dev/null &&
+    "$CMAKE" --build "$BUILD/fuzz" -j "$JOBS" >/dev/null &&
+    "$CTEST" --test-dir "$BUILD/fuzz" -L fuzz --output-on-failure
+  fuzz_status=$?
+else
+  echo "clang++-14 not found: fuzz run skipped (scripts/setup.sh installs it)"
+fi
+
+echo
+echo "==> fixtures written by PyTorch 2.11 (no torch needed)"
+"$PYTHON" tests/fixtures/check_fixtures.py --ingot "$BUILD/ingot"
+fixtures_status=$?
 
 echo
 echo "==> Python end-to-end tests (pytest tests/python)"
@@ -35,4 +56,6 @@ pytest_status=$?
 echo
 echo "ctest: $([ $ctest_status -eq 0 ] && echo passed || echo "FAILED (exit $ctest_status)")"
 echo "pytest: $([ $pytest_status -eq 0 ] && echo passed || echo "FAILED (exit $pytest_status)")"
-[ $ctest_status -eq 0 ] && [ $pytest_status -eq 0 ]
+echo "fuzz: $([ $fuzz_status -eq 0 ] && echo passed || echo "FAILED (exit $fuzz_status)")"
+echo "fixtures: $([ $fixtures_status -eq 0 ] && echo passed || echo "FAILED (exit $fixtures_status)")"
+[ $ctest_status -eq 0 ] && [ $pytest_status -eq 0 ] && [ $fuzz_status -eq 0 ] && [ $fixtures_status -eq 0 ]

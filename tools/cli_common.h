@@ -24,6 +24,7 @@ void register_inspect_command(CLI::App& app, Action& action);
 void register_verify_command(CLI::App& app, Action& action);
 void register_run_command(CLI::App& app, Action& action);
 void register_list_ops_command(CLI::App& app, Action& action);
+void register_bench_command(CLI::App& app, Action& action);
 
 // Prints "ingot: error: <status>" to stderr and returns exit code 1.
 int report_error(const Status& status);

@@ -339,6 +339,12 @@ int bench_engine(const BenchArgs& args) {
   if (args.iterations == 0 && !(args.duration_s > 0))
     return report_error(invalid_argument("--duration-s must be positive (or give --iterations)"));
   if (args.profile_iterations < 1) return report_error(invalid_argument("--profile-iterations must be at least 1"));
+  if (!args.json_path.empty()) {  // fail before minutes of measuring, not after
+    fs::path parent = fs::path(args.json_path).parent_path();
+    std::error_code ec;
+    if (!parent.empty() && !fs::is_directory(parent, ec))
+      return report_error(not_found("--json: directory '" + parent.string() + "' does not exist"));
+  }
   // The CUDA context reads this when it decides whether to capture a graph.
   if (args.no_graph) setenv("INGOT_CUDA_GRAPHS", "0", 1);
   const char* graphs_env = std::getenv("INGOT_CUDA_GRAPHS");

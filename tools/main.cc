@@ -22,12 +22,14 @@ int main(int argc, char** argv) {
   ingot::cli::register_verify_command(app, action);
   ingot::cli::register_run_command(app, action);
   ingot::cli::register_list_ops_command(app, action);
+  ingot::cli::register_bench_command(app, action);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // --help and --version arrive here too and exit 0; real errors exit non-zero.
-    return app.exit(e);
+    // --help and --version arrive here too and exit 0; usage errors print CLI11's
+    // message and exit 2, the usual status for a bad command line.
+    return app.exit(e) == 0 ? 0 : 2;
   }
   if (!action) return ingot::cli::report_error("no subcommand given (see ingot --help)");
   try {

@@ -1,8 +1,14 @@
 // The compiler API (ingot/compiler.h): check a model, build an engine, write it
 // atomically, and verify that an engine came from a given model. build_engine
 // is the whole pipeline in one place:
-//   read .pt2 -> import (refuse on any unsupported op) -> passes -> verify -> plan -> serialize.
+//   read .pt2 -> import (refuse on any unsupported op) -> passes (including
+//   precision lowering) -> verify -> backend support check (refuse, listing every
+//   node the backend cannot run) -> plan -> serialize.
+// The CUDA backend is reached through cuda_query.h (plain C++ functions the
+// runtime library exports), so this file needs no CUDA headers.
+#include <cctype>
 #include <string>
+#include <vector>
 
 #include "compiler/file_io.h"
 #include "engine/engine_format.h"
@@ -13,6 +19,9 @@
 #include "passes/passes.h"
 #include "planner/planner.h"
 
+#ifdef INGOT_WITH_CUDA
+#include "backends/cuda/cuda_query.h"
+#endif
 
 #ifndef INGOT_VERSION
 #define INGOT_VERSION "0.0.0-unknown"
@@ -27,6 +36,18 @@ constexpr int kPhases = 5;
 void say(const BuildOptions& options, int phase, const std::string& what) {
   if (options.progress) options.progress("[" + std::to_string(phase) + "/" + std::to_string(kPhases) + "] " + what);
 }
+// A detail line under the current phase.
+void note(const BuildOptions& options, const std::string& what) {
+  if (options.progress) options.progress("  " + what);
+}
+
+// "sm_" followed by two or three digits (the form cuda::current_arch() reports).
+bool valid_cuda_arch(const std::string& arch) {
+  if (arch.size() < 5 || arch.size() > 6 || arch.compare(0, 3, "sm_") != 0) return false;
+  for (size_t i = 3; i < arch.size(); ++i)
+    if (!std::isdigit(static_cast<unsigned char>(arch[i]))) return false;
+  return arch[3] != '0';
+}
 
 Status validate_options(const BuildOptions& o) {
   if (o.backend != "cpu" && o.backend != "cuda")
@@ -35,15 +56,20 @@ Status validate_options(const BuildOptions& o) {
     return invalid_argument("unknown precision '" + o.precision + "' (expected fp32, fp16 or bf16)");
   if (o.optimization_level < 0 || o.optimization_level > 5)
     return invalid_argument("optimization level " + std::to_string(o.optimization_level) + " is outside 0..5");
+  if (!o.cuda_arch.empty()) {
+    if (o.backend != "cuda") return invalid_argument("--cuda-arch " + o.cuda_arch + " needs --backend cuda");
+    if (!valid_cuda_arch(o.cuda_arch))
+      return invalid_argument("invalid CUDA architecture '" + o.cuda_arch + "' (expected sm_NN, e.g. sm_80 or sm_90)");
+  }
   if (o.backend == "cuda") {
 #ifndef INGOT_WITH_CUDA
     return unsupported("backend cuda needs an ingot built with CUDA (configure with -DINGOT_CUDA=ON on a machine with nvcc)");
 #endif
   }
-  if (o.precision != "fp32") {
-    if (o.backend == "cpu") return unsupported("precision " + o.precision + " needs --backend cuda");
-    return unsupported("precision " + o.precision + " is not implemented yet; build with precision fp32");
-  }
+  // The CPU kernels compute 16-bit types by converting through float: slower than
+  // fp32 and no more accurate, so a 16-bit CPU engine is refused rather than built.
+  if (o.precision != "fp32" && o.backend == "cpu")
+    return unsupported("precision " + o.precision + " needs --backend cuda");
   return Status::ok_status();
 }
 
@@ -69,6 +95,58 @@ Result<frontend::ImportResult> read_and_import(const std::string& pt2_path, fron
   return imported;
 }
 
+// The target and library versions of a CUDA engine. The arch is the user's, else
+// the present GPU's (the runtime refuses an engine built for another arch), else
+// sm_90 when this machine has no GPU.
+Status fill_cuda_target(const BuildOptions& options, BuildInfo& info) {
+#ifdef INGOT_WITH_CUDA
+  if (!options.cuda_arch.empty()) {
+    info.target = options.cuda_arch;
+  } else if (Result<std::string> arch = cuda::current_arch(); arch.ok()) {
+    info.target = arch.value();
+    note(options, "targeting this machine's GPU (" + info.target + ")");
+  } else {
+    info.target = "sm_90";
+    note(options, "no usable GPU here (" + arch.status().message() +
+                      "); targeting sm_90 (pass --cuda-arch to choose)");
+  }
+  cuda::LibraryVersions versions = cuda::library_versions();
+  info.cuda_version = versions.cuda;
+  info.cublas_version = versions.cublas;
+  info.cudnn_version = versions.cudnn;
+  return Status::ok_status();
+#else
+  return unsupported("backend cuda needs an ingot built with CUDA");
+#endif
+}
+
+// Full conversion or nothing: every node the CUDA backend cannot run is listed.
+Status check_cuda_support(const Graph& graph) {
+#ifdef INGOT_WITH_CUDA
+  auto names = [](const std::vector<DType>& dtypes) {
+    std::string s;
+    for (DType t : dtypes) s += (s.empty() ? "" : ", ") + std::string(dtype_name(t));
+    return s;
+  };
+  std::vector<std::string> refused;
+  for (const Node& n : graph.nodes()) {
+    std::vector<DType> in_dtypes, out_dtypes;
+    for (ValueId v : n.inputs)
+      if (v != kNoValue) in_dtypes.push_back(graph.value(v).dtype);
+    for (ValueId v : n.outputs) out_dtypes.push_back(graph.value(v).dtype);
+    if (!cuda::supports(n.attrs, in_dtypes, out_dtypes))
+      refused.push_back(describe_node(n) + ": inputs (" + names(in_dtypes) + ") -> outputs (" + names(out_dtypes) + ")");
+  }
+  if (refused.empty()) return Status::ok_status();
+  std::string message = std::to_string(refused.size()) + " of " + std::to_string(graph.num_nodes()) +
+                        " nodes have no CUDA kernel for their dtypes; no engine was built:";
+  for (const std::string& line : refused) message += "\n  " + line;
+  return unsupported(message);
+#else
+  return unsupported("backend cuda needs an ingot built with CUDA");
+#endif
+}
+
 }  // namespace
 
 Result<SupportReport> check_model(const std::string& pt2_path) {
@@ -89,6 +167,7 @@ Result<std::vector<uint8_t>> build_engine(const std::string& pt2_path, const Bui
   say(options, 3, "optimizing");
   INGOT_RETURN_IF_ERROR(run_pipeline(graph, options, options.progress));
   INGOT_RETURN_IF_ERROR(verify_graph(graph));
+  if (options.backend == "cuda") INGOT_RETURN_IF_ERROR(check_cuda_support(graph));
 
   BuildInfo info;
   info.ingot_version = INGOT_VERSION;
@@ -98,7 +177,11 @@ Result<std::vector<uint8_t>> build_engine(const std::string& pt2_path, const Bui
   info.ir_dialect = ir_dialect(ep);
   info.options = options.to_record();
   info.backend = options.backend;
-  info.target = options.backend == "cpu" ? "x86_64" : (options.cuda_arch.empty() ? "sm_90" : options.cuda_arch);
+  if (options.backend == "cuda") {
+    INGOT_RETURN_IF_ERROR(fill_cuda_target(options, info));
+  } else {
+    info.target = "x86_64";
+  }
   say(options, 4, "planning memory for " + std::to_string(graph.num_nodes()) + " steps");
   INGOT_ASSIGN_OR_RETURN(Plan plan, build_plan(graph, info));
   say(options, 5, "serializing engine (arena " + std::to_string(plan.arena_bytes) + " bytes, constants " +

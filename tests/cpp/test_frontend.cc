@@ -259,6 +259,34 @@ TEST(Pt2Reader, TruncatedAndBitFlippedArchivesNeverCrash) {
   expect_error(read_pt2_memory(copy.data(), copy.size(), "crc.pt2"), StatusCode::kCorrupt, "CRC");
 }
 
+TEST(Pt2Reader, ReadsTorchWrittenFixture) {
+  const std::string path = std::string(INGOT_TEST_DATA_DIR) + "/pt211/tiny_cnn_aten.pt2";
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " not found";
+  auto r = read_pt2_file(path);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->schema_major, 8);
+  EXPECT_EQ(r->file_name, "tiny_cnn_aten.pt2");
+  EXPECT_FALSE(r->graph.nodes.empty());
+  for (const InputSpecDef& s : r->input_specs)
+    if (s.kind == InputSpecDef::Kind::kParameter) {
+      ASSERT_EQ(r->weights.count(s.target), 1u) << s.target;
+      const TensorData& t = r->weights.at(s.target);
+      int64_t numel = 1;
+      for (int64_t d : t.shape) numel *= d;
+      EXPECT_EQ(t.bytes->size(), static_cast<size_t>(numel) * dtype_size(t.dtype)) << s.target;
+    }
+  // With no converters every node is reported, grouped by target, and the import still completes.
+  auto imported = import_program(*r, ConverterTable{});
+  ASSERT_TRUE(imported.ok()) << imported.status().to_string();
+  int reported = 0;
+  for (const UnsupportedOp& u : imported->report.unsupported) {
+    EXPECT_EQ(u.reason, "no converter");
+    EXPECT_EQ(imported->report.op_counts.at(u.target), u.count);
+    reported += u.count;
+  }
+  EXPECT_EQ(static_cast<size_t>(reported), imported->report.num_nodes);
+}
+
 // ------------------------------------------------------------------ importer
 
 Status convert_binary(ConvertContext& ctx, BinaryFn fn) {

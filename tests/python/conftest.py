@@ -18,6 +18,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Relative error bound ||out - ref|| / ||ref|| by dtype (fp32 kernels may sum in a
 # different order than PyTorch, nothing more).
+# Which backend and precision the end-to-end tests build engines for. CI uses the
+# defaults (cpu, fp32); scripts/gpu_check.sh sets cuda and each precision in turn.
+BACKEND = os.environ.get("INGOT_TEST_BACKEND", "cpu")
+PRECISION = os.environ.get("INGOT_TEST_PRECISION", "fp32")
+# Relative-error bound for an engine built at a reduced precision, against the
+# fp32 PyTorch reference (DESIGN.md: fp16 about 1e-2, bf16 about 3e-2).
+PRECISION_TOLERANCE = {"fp32": 0.0, "fp16": 1e-2, "bf16": 3e-2}
 TOLERANCE = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10,
              np.dtype(np.float16): 1e-2}
 
@@ -104,7 +111,7 @@ def assert_matches(out, ref, what="output"):
         out64, ref64 = out.astype(np.float64), ref.astype(np.float64)
         err = np.linalg.norm(out64 - ref64)
         norm = np.linalg.norm(ref64)
-        tol = TOLERANCE[ref.dtype]
+        tol = max(TOLERANCE[ref.dtype], PRECISION_TOLERANCE[PRECISION])
         rel = err / norm if norm > 0 else err
         assert rel <= tol, (f"{what}: relative error {rel:.3e} > {tol:g} "
                             f"(max abs diff {np.abs(out64 - ref64).max():.3e})")
@@ -134,9 +141,10 @@ class Harness:
         return pt2, names_file.read_text().split("\n")
 
     def convert(self, pt2, engine=None, *extra):
-        engine = Path(engine) if engine else pt2.with_suffix(".engine")
+        engine = Path(engine) if engine else pt2.with_suffix(f".{BACKEND}.{PRECISION}.engine")
         if not engine.exists():
-            proc = run_ingot("convert", pt2, "-o", engine, "--backend", "cpu", "--quiet", *extra)
+            proc = run_ingot("convert", pt2, "-o", engine, "--backend", BACKEND, "--precision", PRECISION,
+                             "--quiet", *extra)
             if proc.returncode != 0:
                 pytest.fail(f"ingot convert {pt2.name} failed\n" + describe(proc), pytrace=False)
         return engine
@@ -160,7 +168,7 @@ class Harness:
 
     def convert_and_run(self, module_or_program, inputs, dialect, key=None):
         """The whole job: export (dialect "training" or "aten"), convert with
-        --backend cpu, run on the same inputs, and compare every output with the
+        --backend $INGOT_TEST_BACKEND (cpu), run on the same inputs, and compare every output with the
         PyTorch module's own output. Accepts an nn.Module or an ExportedProgram."""
         if key is None:
             self.counter += 1

@@ -22,12 +22,30 @@ def _image_input():
     return (torch.randn(*IMAGE),)
 
 
+def _calibrate_batchnorm(model):
+    """Gives the BatchNorm layers running statistics measured on random images, as a
+    trained network has. With the freshly initialised statistics (mean 0, var 1)
+    activations shrink layer after layer (MobileNet logits end near 1e-10), which
+    no reduced-precision engine can represent; calibrated, they stay near unit scale."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return model
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the calibration batches
+    model.train()
+    with torch.no_grad():
+        for _ in range(2):
+            model(torch.randn(4, *IMAGE[1:]))
+    return model.eval()
+
+
 def _torchvision(name, **kwargs):
     def build():
         import torchvision
         torch.manual_seed(0)
         model = getattr(torchvision.models, name)(weights=None, **kwargs)
-        return model, _image_input()
+        return _calibrate_batchnorm(model), _image_input()
     return build
 
 
@@ -36,7 +54,7 @@ def _segmentation(name):
         import torchvision
         torch.manual_seed(0)
         model = getattr(torchvision.models.segmentation, name)(weights=None, weights_backbone=None)
-        return model, _image_input()
+        return _calibrate_batchnorm(model), _image_input()
     return build
 
 

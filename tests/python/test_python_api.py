@@ -337,3 +337,11 @@ def test_cuda_tensors_stay_on_device(cnn):
     with torch.no_grad():
         assert rel_l2(got.cpu(), model(x).cpu()) <= FP32_TOL
     cnn[0].cpu()
+
+
+def test_same_model_and_inputs_give_identical_engines():
+    torch.manual_seed(4)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)).eval()
+    x = torch.randn(3, 4)
+    assert ingot.convert_method_to_engine(model, inputs=(x,), backend="cpu") == \
+        ingot.convert_method_to_engine(model, inputs=(x,), backend="cpu")

@@ -105,6 +105,8 @@ Result<std::unique_ptr<ConvState>> prepare(const ConvAttrs& c, const KernelArgs&
       if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > args.workspace_bytes) continue;
       if (x.dtype == DType::kFloat32 && !args.allow_tf32 && perf[i].mathType == CUDNN_TENSOR_OP_MATH) continue;
       st->fwd_algo = perf[i].algo;
+      // cuDNN requires the descriptor's math type to be the one the algorithm was rated with.
+      DNN_RETURN_IF_ERROR(cudnnSetConvolutionMathType(st->conv, perf[i].mathType));
       ok = true;
     }
     if (!ok) return unsupported("cuDNN found no convolution algorithm within the workspace");
@@ -119,6 +121,7 @@ Result<std::unique_ptr<ConvState>> prepare(const ConvAttrs& c, const KernelArgs&
       if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > args.workspace_bytes) continue;
       if (x.dtype == DType::kFloat32 && !args.allow_tf32 && perf[i].mathType == CUDNN_TENSOR_OP_MATH) continue;
       st->bwd_algo = perf[i].algo;
+      DNN_RETURN_IF_ERROR(cudnnSetConvolutionMathType(st->conv, perf[i].mathType));
       ok = true;
     }
     if (!ok) return unsupported("cuDNN found no transposed-convolution algorithm within the workspace");

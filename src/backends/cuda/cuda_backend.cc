@@ -48,7 +48,11 @@ bool supports(const OpAttrs& attrs, const std::vector<DType>& in_dtypes, const s
   switch (kind) {
     case OpKind::kMatMul: case OpKind::kGemm: case OpKind::kConv: case OpKind::kAttention:
       // Tensor-core libraries: fp32 (optionally tf32), fp16, bf16; no float64 or integers.
-      for (DType t : in_dtypes) if (!is_float(t)) return false;
+      // Attention's optional mask (input 3) may also be bool (true keeps).
+      for (size_t i = 0; i < in_dtypes.size(); ++i) {
+        const bool bool_mask = kind == OpKind::kAttention && i == 3 && in_dtypes[i] == DType::kBool;
+        if (!is_float(in_dtypes[i]) && !bool_mask) return false;
+      }
       return true;
     default:
       // Our own kernels handle every dtype except float64 math in a few families.
