@@ -3,6 +3,7 @@
 #include "cli_common.h"
 
 #include "core/half.h"
+#include "ingot/ingot.h"
 
 #include <cmath>
 #include <cstring>
@@ -10,6 +11,29 @@
 #include <sstream>
 
 namespace ingot::cli {
+
+int64_t numel(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+HostTensor random_tensor(const TensorInfo& info, std::mt19937_64& rng) {
+  HostTensor t{info.dtype, info.shape, {}};
+  const size_t n = static_cast<size_t>(numel(info.shape));
+  t.data.resize(n * dtype_size(info.dtype));
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::uniform_int_distribution<int> small_int(0, info.dtype == DType::kInt64 || info.dtype == DType::kInt32 ? 99 : 9);
+  std::bernoulli_distribution coin(0.5);
+  for (size_t i = 0; i < n; ++i) {
+    double v;
+    if (is_floating(info.dtype)) v = normal(rng);
+    else if (info.dtype == DType::kBool) v = coin(rng) ? 1 : 0;
+    else v = small_int(rng);
+    store_element(t.data.data(), info.dtype, i, v);
+  }
+  return t;
+}
 
 int report_error(const Status& status) { return report_error(status.to_string()); }
 

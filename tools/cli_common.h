@@ -4,7 +4,9 @@
 // action the user chose. Actions return the process exit code; they report
 // errors as one clear line on stderr and never throw.
 #pragma once
+#include <cstdint>
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,10 @@
 #include "ingot/status.h"
 
 namespace CLI { class App; }
+
+namespace ingot {
+struct TensorInfo;
+}
 
 namespace ingot::cli {
 
@@ -29,6 +35,19 @@ void register_bench_command(CLI::App& app, Action& action);
 // Prints "ingot: error: <status>" to stderr and returns exit code 1.
 int report_error(const Status& status);
 int report_error(const std::string& message);
+
+// An input or output tensor held on the host.
+struct HostTensor {
+  DType dtype = DType::kFloat32;
+  std::vector<int64_t> shape;
+  std::vector<uint8_t> data;
+};
+
+int64_t numel(const std::vector<int64_t>& shape);
+// A seeded random tensor of the engine's recorded shape and dtype, the same for
+// `ingot run` and `ingot bench`: floats ~ N(0, 1); int32/int64 in [0, 100) so they
+// are valid token ids for any vocabulary; other integers in [0, 10); bools coin flips.
+HostTensor random_tensor(const TensorInfo& info, std::mt19937_64& rng);
 
 // "[1, 3, 224, 224]"
 std::string shape_to_string(const std::vector<int64_t>& shape);

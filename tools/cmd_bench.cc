@@ -64,11 +64,6 @@ struct BenchArgs {
   bool no_graph = false;
 };
 
-struct HostTensor {
-  DType dtype = DType::kFloat32;
-  std::vector<int64_t> shape;
-  std::vector<uint8_t> data;
-};
 
 // Summary statistics of one series of per-iteration times (milliseconds).
 struct Stats {
@@ -100,30 +95,7 @@ nlohmann::json stats_json(const Stats& s) {
           {"p90", s.p90}, {"p99", s.p99}, {"count", s.count}};
 }
 
-int64_t numel(const std::vector<int64_t>& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
 
-// Same distributions as `ingot run`, so one seed gives the same inputs in both:
-// floats ~ N(0, 1); int32/int64 in [0, 100); other integers in [0, 10); bools 0/1.
-HostTensor random_tensor(const TensorInfo& info, std::mt19937_64& rng) {
-  HostTensor t{info.dtype, info.shape, {}};
-  const size_t n = static_cast<size_t>(numel(info.shape));
-  t.data.resize(n * dtype_size(info.dtype));
-  std::normal_distribution<double> normal(0.0, 1.0);
-  std::uniform_int_distribution<int> small_int(0, info.dtype == DType::kInt64 || info.dtype == DType::kInt32 ? 99 : 9);
-  std::bernoulli_distribution coin(0.5);
-  for (size_t i = 0; i < n; ++i) {
-    double v;
-    if (is_floating(info.dtype)) v = normal(rng);
-    else if (info.dtype == DType::kBool) v = coin(rng) ? 1 : 0;
-    else v = small_int(rng);
-    store_element(t.data.data(), info.dtype, i, v);
-  }
-  return t;
-}
 
 // Inputs in the engine's order (which is also the backend's order).
 Result<std::vector<HostTensor>> load_inputs(const BenchArgs& args, const Engine& engine) {

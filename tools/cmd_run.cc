@@ -31,11 +31,6 @@ struct RunArgs {
   int iterations = 1;
 };
 
-struct HostTensor {
-  DType dtype = DType::kFloat32;
-  std::vector<int64_t> shape;
-  std::vector<uint8_t> data;
-};
 
 std::string list_names(const std::vector<TensorInfo>& infos) {
   std::string s;
@@ -43,30 +38,7 @@ std::string list_names(const std::vector<TensorInfo>& infos) {
   return s.empty() ? "(none)" : s;
 }
 
-int64_t numel(const std::vector<int64_t>& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
 
-// Floats ~ N(0, 1); int32/int64 in [0, 100) so they are valid token ids for any
-// vocabulary; other integers in [0, 10); bools fair coin flips.
-HostTensor random_tensor(const TensorInfo& info, std::mt19937_64& rng) {
-  HostTensor t{info.dtype, info.shape, {}};
-  const size_t n = static_cast<size_t>(numel(info.shape));
-  t.data.resize(n * dtype_size(info.dtype));
-  std::normal_distribution<double> normal(0.0, 1.0);
-  std::uniform_int_distribution<int> small_int(0, info.dtype == DType::kInt64 || info.dtype == DType::kInt32 ? 99 : 9);
-  std::bernoulli_distribution coin(0.5);
-  for (size_t i = 0; i < n; ++i) {
-    double v;
-    if (is_floating(info.dtype)) v = normal(rng);
-    else if (info.dtype == DType::kBool) v = coin(rng) ? 1 : 0;
-    else v = small_int(rng);
-    store_element(t.data.data(), info.dtype, i, v);
-  }
-  return t;
-}
 
 Result<std::map<std::string, HostTensor>> load_inputs(const RunArgs& args, const Engine& engine) {
   std::map<std::string, HostTensor> given;
