@@ -122,5 +122,7 @@ mkdir -p "$OUT"
 "$INGOT" verify "$OUT/small_cnn.engine" examples/small_cnn.pt2
 "$INGOT" run "$OUT/small_cnn.engine" --input x=examples/small_cnn_input.npy --output-dir "$OUT"
 "$PYTHON" examples/compare.py "$OUT/output.0.npy" examples/small_cnn_expected.npy --print-values
+# The README's C++ quick start, on the same engine.
+"$BUILD/examples/cpp/ingot_quickstart" "$OUT/small_cnn.engine"
 
 step "set-up complete: 'bash scripts/test.sh' runs the test suites"
