@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backends/cpu/cpu_kernels.h"
+#include "backends/shape_util.h"
 #include "core/half.h"
 
 #if defined(_OPENMP)
@@ -21,6 +22,12 @@
 #endif
 
 namespace ingot::cpu {
+
+using backend::broadcast_strides;
+using backend::contiguous_strides;
+using backend::normalize_dim;
+using backend::shape_str;
+
 
 // Elements of work below which a kernel stays on one thread (thread start-up costs more).
 inline constexpr int64_t kParallelGrain = 32768;
@@ -132,37 +139,8 @@ inline void store_scalar(DType t, double value, void* dst) {
   });
 }
 
-inline std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
-  std::vector<int64_t> s(shape.size(), 1);
-  for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i) s[i] = s[i + 1] * shape[i + 1];
-  return s;
-}
 
-inline std::string shape_str(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
-// Strides (in elements) that read `in_shape` broadcast numpy-style to `out_shape`
-// (right-aligned; size-1 dims get stride 0). Fails when the shapes do not broadcast.
-inline bool broadcast_strides(const std::vector<int64_t>& in_shape, const std::vector<int64_t>& out_shape,
-                              std::vector<int64_t>* strides) {
-  const int out_rank = static_cast<int>(out_shape.size());
-  const int in_rank = static_cast<int>(in_shape.size());
-  if (in_rank > out_rank) return false;
-  strides->assign(out_rank, 0);
-  const std::vector<int64_t> in_strides = contiguous_strides(in_shape);
-  for (int i = 0; i < in_rank; ++i) {
-    const int o = out_rank - in_rank + i;
-    if (in_shape[i] == out_shape[o]) {
-      (*strides)[o] = in_shape[i] == 1 ? 0 : in_strides[i];
-    } else if (in_shape[i] != 1) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // Runs body(offsets, n, inner_strides) over every innermost run of a loop nest
 // of `shape`, where operand k sits at offsets[k] (elements) and advances by
@@ -252,13 +230,6 @@ inline void split_at_dim(const std::vector<int64_t>& shape, int dim, int64_t* ou
   for (size_t d = dim + 1; d < shape.size(); ++d) *inner *= shape[d];
 }
 
-// Normalizes a possibly negative dim; false when out of range.
-inline bool normalize_dim(int64_t dim, int rank, int* out) {
-  if (dim < 0) dim += rank;
-  if (dim < 0 || dim >= std::max(rank, 1)) return false;
-  *out = static_cast<int>(dim);
-  return true;
-}
 
 inline Status check_arity(const KernelArgs& args, size_t min_in, size_t n_out, const char* op) {
   if (args.in.size() < min_in || args.out.size() != n_out) {

@@ -35,10 +35,7 @@ void strided_copy(size_t esize, const void* src, const std::vector<int64_t>& src
 }
 
 Status check_same_dtype(const TensorRef& in, const TensorRef& out, const char* op) {
-  if (in.dtype != out.dtype)
-    return invalid_argument(std::string("[") + op + "] input dtype " + dtype_name(in.dtype) +
-                            " differs from output dtype " + dtype_name(out.dtype));
-  return Status();
+  return backend::check_same_dtype(in, out, std::string(op));
 }
 
 Status run_reshape(const KernelArgs& args) {
@@ -150,21 +147,7 @@ Status run_concat(const ConcatAttrs& a, const KernelArgs& args) {
   INGOT_RETURN_IF_ERROR(check_arity(args, args.in.size(), 1, "concat"));
   TensorRef& out = *args.out[0];
   int dim;
-  if (!normalize_dim(a.dim, out.rank(), &dim) || out.rank() == 0)
-    return invalid_argument("[concat] bad dim " + std::to_string(a.dim) + " for output " + shape_str(out.shape));
-  int64_t total = 0;
-  for (const TensorRef* in : args.in) {
-    INGOT_RETURN_IF_ERROR(check_same_dtype(*in, out, "concat"));
-    bool ok = in->rank() == out.rank();
-    for (int d = 0; ok && d < out.rank(); ++d) ok = d == dim || in->shape[d] == out.shape[d];
-    if (!ok)
-      return invalid_argument("[concat] input " + shape_str(in->shape) + " does not fit output " +
-                              shape_str(out.shape) + " along dim " + std::to_string(dim));
-    total += in->shape[dim];
-  }
-  if (total != out.shape[dim])
-    return invalid_argument("[concat] inputs sum to " + std::to_string(total) + " along dim " + std::to_string(dim) +
-                            ", output has " + std::to_string(out.shape[dim]));
+  INGOT_RETURN_IF_ERROR(backend::check_concat(args.in, out, a.dim, "concat", &dim));
   int64_t outer, inner;
   split_at_dim(out.shape, dim, &outer, &inner);
   const size_t esize = dtype_size(out.dtype);

@@ -8,17 +8,7 @@
 
 namespace ingot::cuda {
 
-std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
-  std::vector<int64_t> s(shape.size(), 1);
-  for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i) s[i] = s[i + 1] * shape[i + 1];
-  return s;
-}
 
-std::string shape_str(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 int64_t product(const std::vector<int64_t>& v, size_t begin, size_t end) {
   int64_t p = 1;
@@ -26,12 +16,6 @@ int64_t product(const std::vector<int64_t>& v, size_t begin, size_t end) {
   return p;
 }
 
-bool normalize_dim(int64_t dim, int rank, int* out) {
-  if (dim < 0) dim += rank;
-  if (dim < 0 || dim >= (rank > 1 ? rank : 1)) return false;
-  *out = static_cast<int>(dim);
-  return true;
-}
 
 Status check_arity(const KernelArgs& args, size_t min_in, size_t n_out, const char* op) {
   if (args.in.size() < min_in || args.out.size() != n_out)
@@ -45,23 +29,6 @@ Status check_arity(const KernelArgs& args, size_t min_in, size_t n_out, const ch
   return {};
 }
 
-bool broadcast_strides(const std::vector<int64_t>& in_shape, const std::vector<int64_t>& out_shape,
-                       std::vector<int64_t>* strides) {
-  const int out_rank = static_cast<int>(out_shape.size());
-  const int in_rank = static_cast<int>(in_shape.size());
-  if (in_rank > out_rank) return false;
-  strides->assign(out_rank, 0);
-  const std::vector<int64_t> in_strides = contiguous_strides(in_shape);
-  for (int i = 0; i < in_rank; ++i) {
-    const int o = out_rank - in_rank + i;
-    if (in_shape[i] == out_shape[o]) {
-      (*strides)[o] = in_shape[i] == 1 ? 0 : in_strides[i];
-    } else if (in_shape[i] != 1) {
-      return false;
-    }
-  }
-  return true;
-}
 
 Result<StridedView> make_strided_view(const std::vector<int64_t>& dims, const std::vector<int64_t>& strides) {
   std::vector<int64_t> sizes, st;

@@ -13,8 +13,15 @@
 #include <vector>
 
 #include "backends/cuda/cuda_common.h"
+#include "backends/shape_util.h"
 
 namespace ingot::cuda {
+
+using backend::broadcast_strides;
+using backend::contiguous_strides;
+using backend::normalize_dim;
+using backend::shape_str;
+
 
 inline constexpr int kMaxRank = 8;
 inline constexpr int kThreads = 256;
@@ -158,14 +165,9 @@ struct StridedView {
   }
 };
 
-std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape);
-std::string shape_str(const std::vector<int64_t>& shape);
 // Coalesces (drops size-1 dims, merges dims contiguous in the source); fails above kMaxRank.
 Result<StridedView> make_strided_view(const std::vector<int64_t>& dims, const std::vector<int64_t>& strides);
 // Numpy broadcast strides of in_shape read as out_shape (0 on stretched dims); false if it does not broadcast.
-bool broadcast_strides(const std::vector<int64_t>& in_shape, const std::vector<int64_t>& out_shape,
-                       std::vector<int64_t>* strides);
-bool normalize_dim(int64_t dim, int rank, int* out);
 Status check_arity(const KernelArgs& args, size_t min_in, size_t n_out, const char* op);
 int64_t product(const std::vector<int64_t>& v, size_t begin, size_t end);
 

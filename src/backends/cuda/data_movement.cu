@@ -42,10 +42,7 @@ Status strided_gather(const char* op, const void* src, const std::vector<int64_t
 }
 
 Status check_same_dtype(const DeviceTensor& in, const DeviceTensor& out, const char* op) {
-  if (in.dtype != out.dtype)
-    return invalid_argument(std::string("[cuda ") + op + "] input dtype " + dtype_name(in.dtype) +
-                            " differs from output dtype " + dtype_name(out.dtype));
-  return {};
+  return backend::check_same_dtype(in, out, std::string("cuda ") + op);
 }
 
 Status run_reshape(const KernelArgs& args) {
@@ -164,21 +161,7 @@ Status run_concat(const ConcatAttrs& a, const KernelArgs& args) {
   INGOT_RETURN_IF_ERROR(check_arity(args, args.in.size(), 1, "concat"));
   DeviceTensor& out = *args.out[0];
   int dim;
-  if (!normalize_dim(a.dim, out.rank(), &dim) || out.rank() == 0)
-    return invalid_argument("[cuda concat] bad dim " + std::to_string(a.dim) + " for output " + shape_str(out.shape));
-  int64_t total = 0;
-  for (const DeviceTensor* in : args.in) {
-    INGOT_RETURN_IF_ERROR(check_same_dtype(*in, out, "concat"));
-    bool ok = in->rank() == out.rank();
-    for (int d = 0; ok && d < out.rank(); ++d) ok = d == dim || in->shape[d] == out.shape[d];
-    if (!ok)
-      return invalid_argument("[cuda concat] input " + shape_str(in->shape) + " does not fit output " +
-                              shape_str(out.shape) + " along dim " + std::to_string(dim));
-    total += in->shape[dim];
-  }
-  if (total != out.shape[dim])
-    return invalid_argument("[cuda concat] inputs sum to " + std::to_string(total) + " along dim " +
-                            std::to_string(dim) + ", output has " + std::to_string(out.shape[dim]));
+  INGOT_RETURN_IF_ERROR(backend::check_concat(args.in, out, a.dim, "cuda concat", &dim));
   const int64_t outer = product(out.shape, 0, dim), inner = product(out.shape, dim + 1, out.shape.size());
   const size_t esize = dtype_size(out.dtype);
   const size_t out_row = out.shape[dim] * inner * esize;
