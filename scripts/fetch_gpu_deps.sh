@@ -13,4 +13,8 @@ trap 'rm -rf "$tmp"' EXIT
 rm -rf .deps && mkdir -p .deps
 for f in "$tmp"/*.deb; do dpkg -x "$f" .deps; done
 rm -rf .deps/usr/share/doc .deps/usr/share/man
+# pybind11 (header-only, from PyPI) for the Python extension, importable through
+# PYTHONPATH=.deps/py where the machine's Python lacks it.
+(cd "$tmp" && pip download -q pybind11 --no-deps -d "$tmp/py") && mkdir -p .deps/py &&
+  (cd .deps/py && unzip -qo "$tmp"/py/pybind11-*.whl)
 echo "unpacked ${#pkgs[@]} packages into .deps ($(du -sh .deps | cut -f1))"

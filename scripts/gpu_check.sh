@@ -3,7 +3,9 @@
 # suite (GPU-labelled tests included) and the benchmarks, and prints a short
 # summary table last. Needs .deps/ (scripts/fetch_gpu_deps.sh) when the machine
 # has no package registry. Logs go to $OUT (or /tmp/ingot-gpu) for inspection.
-#   bash scripts/gpu_check.sh [build|test|bench|all]   (default: all)
+#   bash scripts/gpu_check.sh [build|test|profile|bench|all]   (default: all)
+# Environment: GPU_TEST_TIMEOUT (s per suite), GPU_TEST_PRECISIONS, PYTEST_ARGS,
+# PROFILE_MODELS, PROFILE_BATCHES, BENCH_ARGS (extra bench/compare.py options).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -19,28 +21,70 @@ if [ -n "$cudnn_root" ] && [ ! -e "$cudnn_root/lib/libcudnn.so" ]; then
 fi
 export LD_LIBRARY_PATH="${cudnn_root:+$cudnn_root/lib:}${LD_LIBRARY_PATH:-}"
 
+# pybind11 for the Python extension: the machine's, else the copy in .deps/py.
+python3 -c "import pybind11" 2>/dev/null || export PYTHONPATH="$PWD/.deps/py${PYTHONPATH:+:$PYTHONPATH}"
+
 if [ "$what" = all ] || [ "$what" = build ]; then
   t0=$(date +%s)
-  cmake -S . -B build-gpu -G Ninja -DINGOT_CUDA=ON -DINGOT_DEPS_ROOT="$PWD/.deps" \
+  cmake -S . -B build-gpu -G Ninja -DINGOT_CUDA=ON -DINGOT_BUILD_PYTHON=ON -DINGOT_DEPS_ROOT="$PWD/.deps" \
       ${cudnn_root:+-DINGOT_CUDNN_ROOT="$cudnn_root"} -DCMAKE_LIBRARY_PATH="$PWD/.deps/cudnn-link" \
       >"$out/configure.log" 2>&1 && ninja -C build-gpu >"$out/build.log" 2>&1
   rc=$?
   tail -30 "$out/build.log"
   note "build: rc=$rc in $(( $(date +%s) - t0 )) s"
-  [ $rc -eq 0 ] || { printf '%s\n' "${summary[@]}"; exit 1; }
+  [ $rc -eq 0 ] || { tail -30 "$out/configure.log"; printf '%s\n' "${summary[@]}"; exit 1; }
+  # An importable `ingot` package from this build (the extension's RPATH finds the runtime).
+  rm -rf build-gpu/pyroot && mkdir -p build-gpu/pyroot && cp -r python/ingot build-gpu/pyroot/ &&
+    cp build-gpu/python/_ingot*.so build-gpu/pyroot/ingot/
 fi
 
+# The pytest suites against PyTorch on the GPU, one process per precision in parallel
+# (one GPU is plenty for three processes), each bounded by GPU_TEST_TIMEOUT seconds.
+run_pytest() {  # label, precision, extra args...
+  local label=$1 precision=$2; shift 2
+  INGOT_BIN="$PWD/build-gpu/ingot" INGOT_TEST_BACKEND=cuda INGOT_TEST_PRECISION=$precision \
+    PYTHONPATH="$PWD/build-gpu/pyroot${PYTHONPATH:+:$PYTHONPATH}" \
+    timeout "${GPU_TEST_TIMEOUT:-400}" python3 -m pytest -q -p no:cacheprovider "$@" >"$out/pytest-$label.log" 2>&1
+  echo "$label: rc=$? $(tail -1 "$out/pytest-$label.log")" >"$out/pytest-$label.summary"
+}
+
 if [ "$what" = all ] || [ "$what" = test ]; then
-  ctest --test-dir build-gpu --output-on-failure -j8 >"$out/ctest.log" 2>&1
+  ctest --test-dir build-gpu --output-on-failure -j4 >"$out/ctest.log" 2>&1
   note "ctest: rc=$? $(grep -E 'tests passed|tests failed' "$out/ctest.log" | tail -1)"
-  INGOT_BIN="$PWD/build-gpu/ingot" INGOT_TEST_BACKENDS="${INGOT_TEST_BACKENDS:-cpu,cuda}" \
-    python3 -m pytest tests/python -q -p no:cacheprovider ${PYTEST_ARGS:-} >"$out/pytest.log" 2>&1
-  note "pytest: $(tail -1 "$out/pytest.log")"
+  grep -E "^ *[0-9]+/[0-9]+ Test" "$out/ctest.log" | grep -i gpu
+  # compute-sanitizer memcheck over the per-op GPU tests, in the background meanwhile.
+  ( timeout "${GPU_TEST_TIMEOUT:-400}" compute-sanitizer --tool memcheck --error-exitcode 9 --print-limit 20 \
+      build-gpu/tests/cpp/test_gpu_backend_ops >"$out/memcheck.log" 2>&1
+    echo "memcheck (test_gpu_backend_ops): rc=$? $(grep -E 'ERROR SUMMARY|PASSED|FAILED' "$out/memcheck.log" | tail -2 | tr '\n' ' ')" \
+      >"$out/memcheck.summary" ) &
+  run_pytest api fp32 tests/python/test_python_api.py &
+  for precision in ${GPU_TEST_PRECISIONS:-fp32 fp16 bf16}; do
+    run_pytest "models-$precision" "$precision" tests/python/test_models.py ${PYTEST_ARGS:-} &
+  done
+  wait
+  for f in "$out"/memcheck.summary "$out"/pytest-*.summary; do [ -f "$f" ] && note "$(cat "$f")"; done
+fi
+
+if [ "$what" = all ] || [ "$what" = profile ]; then
+  # Per-step profiles of the benchmark models (where an engine spends its time).
+  prof="$out/profile" && mkdir -p "$prof"
+  for model in ${PROFILE_MODELS:-resnet50 vit_b_16 bert_base}; do
+    for batch in ${PROFILE_BATCHES:-1 32}; do
+      tag="$model-b$batch"
+      python3 bench/models.py "$model" --batch "$batch" -o "$prof/$tag.pt2" >/dev/null 2>&1 &&
+        build-gpu/ingot convert "$prof/$tag.pt2" -o "$prof/$tag.engine" --backend cuda --precision fp16 \
+          >"$prof/$tag.convert.log" 2>&1 &&
+        build-gpu/ingot bench "$prof/$tag.engine" --profile --duration-s 1 >"$prof/$tag.profile.txt" 2>&1
+      note "profile $tag: rc=$? $(grep -m1 -E 'median' "$prof/$tag.profile.txt")"
+      rm -f "$prof/$tag.pt2" "$prof/$tag.engine"
+    done
+  done
+  tar -C "$out" -czf "$out/profile.tgz" profile && rm -rf "$prof"
 fi
 
 if [ "$what" = all ] || [ "$what" = bench ]; then
   if [ -f bench/compare.py ]; then
-    python3 bench/compare.py --ingot "$PWD/build-gpu/ingot" --out "$out/bench.md" >"$out/bench.log" 2>&1
+    python3 bench/compare.py --ingot "$PWD/build-gpu/ingot" --out "$out/bench.md" ${BENCH_ARGS:-} >"$out/bench.log" 2>&1
     note "bench: rc=$? (table in bench.md)"
     cat "$out/bench.md" 2>/dev/null
   fi

@@ -108,7 +108,8 @@ Arity input_arity(const OpAttrs& attrs) {
     case OpKind::kRmsNorm: return {1, 2};
     case OpKind::kBatchNorm: return {5, 5};
     case OpKind::kGemm:
-    case OpKind::kConv: return {2, 3};
+    case OpKind::kConv: return {2, 4};
+    case OpKind::kPointwise: return {1, 1u << 16};
     case OpKind::kAttention: return {3, 4};
     default: return {1, 1};
   }
@@ -121,7 +122,7 @@ bool input_is_optional(OpKind kind, size_t position) {
     case OpKind::kRmsNorm: return position >= 1;
     case OpKind::kBatchNorm: return position == 1 || position == 2;
     case OpKind::kGemm:
-    case OpKind::kConv: return position == 2;
+    case OpKind::kConv: return position == 2 || position == 3;
     case OpKind::kAttention: return position == 3;
     default: return false;
   }

@@ -39,8 +39,9 @@ Arity arity_of(const OpAttrs& attrs) {
     case OpKind::kRmsNorm: return {1, 2, {1}};
     case OpKind::kGroupNorm: return {1, 3, {1, 2}};
     case OpKind::kBatchNorm: return {5, 5, {1, 2}};
-    case OpKind::kGemm: return {2, 3, {2}};
-    case OpKind::kConv: return {2, 3, {2}};
+    case OpKind::kGemm: return {2, 4, {2, 3}};
+    case OpKind::kConv: return {2, 4, {2, 3}};
+    case OpKind::kPointwise: return {1, kMany, {}};
     case OpKind::kAttention: return {3, 4, {3}};
   }
   return {0, kMany, {}};

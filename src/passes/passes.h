@@ -44,6 +44,21 @@ struct LowerPrecisionReport {
 };
 bool run_lower_precision(Graph& g, DType target, LowerPrecisionReport* report = nullptr);
 
+// --- fusion and layout (each in its own file; pipeline.cc runs them after the
+// cleanup rounds and before precision lowering) ---
+
+// Conv + bias + residual add + activation into one Conv (fuse_conv.cc).
+bool run_fuse_conv(Graph& g);
+// Channels-last (NHWC) layout for 2-d convolutions and the pooling around them,
+// with permutes pushed through layout-agnostic ops and cancelled (layout.cc).
+// Only for backends whose convolutions prefer channels-last (cuda).
+bool run_layout_channels_last(Graph& g);
+// MatMul with a constant 2-d operand into Gemm; Gemm + bias + residual add +
+// activation into one Gemm; reshapes around them removed (fuse_gemm.cc).
+bool run_fuse_gemm(Graph& g);
+// Chains of float elementwise ops into one Pointwise op (fuse_pointwise.cc).
+bool run_fuse_pointwise(Graph& g);
+
 // Runs the passes in order for the build options; verifies the graph after each.
 Status run_pipeline(Graph& g, const BuildOptions& options,
                     const std::function<void(const std::string&)>& progress = {});

@@ -79,6 +79,38 @@ Status lower_precision(Graph& g, const BuildOptions& options, const std::functio
   return Status::ok_status();
 }
 
+// Fusion after the cleanup rounds, so patterns are matched on folded, deduplicated
+// graphs (BatchNorm already inside the conv weights). Conv fusion runs before the
+// layout pass (one fused conv is one layout decision), pointwise fusion last so
+// that it only takes the elementwise ops the conv and gemm epilogues did not.
+Status run_fusion(Graph& g, const BuildOptions& options, const std::function<void(const std::string&)>& say) {
+  struct Step {
+    const char* name;
+    bool (*run)(Graph&);
+    bool enabled;
+  };
+  const Step steps[] = {
+      {"fuse_conv", run_fuse_conv, true},
+      {"layout_channels_last", run_layout_channels_last, options.backend == "cuda"},
+      {"fuse_gemm", run_fuse_gemm, true},
+      {"fuse_pointwise", run_fuse_pointwise, options.optimization_level >= 2},
+  };
+  for (const Step& step : steps) {
+    if (!step.enabled) continue;
+    const size_t before = g.num_nodes();
+    if (!step.run(g)) continue;
+    INGOT_RETURN_IF_ERROR(verified(g, step.name));
+    // Fusion leaves the replaced nodes behind; drop them and fold what became trivial.
+    run_canonicalize(g);
+    INGOT_RETURN_IF_ERROR(verified(g, "canonicalize"));
+    run_dce(g);
+    INGOT_RETURN_IF_ERROR(verified(g, "dce"));
+    say(std::string("  ") + step.name + ": " + std::to_string(before) + " -> " + std::to_string(g.num_nodes()) +
+        " nodes");
+  }
+  return Status::ok_status();
+}
+
 }  // namespace
 
 Status run_pipeline(Graph& g, const BuildOptions& options, const std::function<void(const std::string&)>& progress) {
@@ -113,6 +145,7 @@ Status run_pipeline(Graph& g, const BuildOptions& options, const std::function<v
     if (!changed) break;
     say("  optimization round " + std::to_string(round + 1) + ": " + std::to_string(g.num_nodes()) + " nodes");
   }
+  INGOT_RETURN_IF_ERROR(run_fusion(g, options, say));
   return lower_precision(g, options, say);
 }
 

@@ -24,6 +24,8 @@ except Exception as e:  # noqa: BLE001 - any import failure means "not installed
 pytestmark = pytest.mark.skipif(ingot is None, reason=f"`import ingot` failed ({IMPORT_ERROR}); run `pip install .`")
 
 FP32_TOL = 1e-4
+# The backend every conversion uses: cpu in CI, cuda on the GPU machine (scripts/gpu_check.sh).
+BACKEND = os.environ.get("INGOT_TEST_BACKEND", "cpu")
 
 
 def rel_l2(got, ref):
@@ -97,7 +99,7 @@ def cnn():
         model.bn.running_mean.uniform_(-0.5, 0.5)
         model.bn.running_var.uniform_(0.5, 2.0)
     x = torch.randn(2, 3, 32, 32)
-    return model, x, ingot.convert_method_to_engine(model, "forward", inputs=(x,), backend="cpu")
+    return model, x, ingot.convert_method_to_engine(model, "forward", inputs=(x,), backend=BACKEND)
 
 
 def test_import_does_not_need_torch():
@@ -165,7 +167,7 @@ def test_inspect_and_info_have_provenance(cnn, tmp_path):
     assert prov["torch_version"].split("+")[0] == torch.__version__.split("+")[0]
     assert report["steps"], "the inspector lists no steps"
     info = engine.info
-    assert info["model_hash"] == prov["model_hash"] and info["backend"] == "cpu"
+    assert info["model_hash"] == prov["model_hash"] and info["backend"] == BACKEND
     assert info["options"]["precision"] == "fp32"
     # The same report from an engine file.
     path = tmp_path / "cnn.engine"
@@ -176,7 +178,7 @@ def test_inspect_and_info_have_provenance(cnn, tmp_path):
 def test_input_specs(cnn):
     model = cnn[0]
     engine_bytes = ingot.convert_method_to_engine(model, inputs=[ingot.Input(shape=(1, 3, 16, 16), dtype=torch.float32)],
-                                                  backend="cpu")
+                                                  backend=BACKEND)
     engine = ingot.Engine(engine_bytes)
     assert engine.inputs[0].shape == (1, 3, 16, 16)
     x = torch.randn(1, 3, 16, 16)
@@ -210,7 +212,7 @@ def test_non_forward_method_shares_parameters():
     model = Encoder().eval()
     params_before = {k: v.data_ptr() for k, v in model.state_dict().items()}
     engine = ingot.Engine(ingot.convert_method_to_engine(model, "encode", inputs=(torch.randn(5, 12),),
-                                                         backend="cpu"))
+                                                         backend=BACKEND))
     assert {k: v.data_ptr() for k, v in model.state_dict().items()} == params_before
     assert [s.name for s in engine.inputs] == ["x"]  # the method's own argument name
     x = torch.randn(5, 12)
@@ -225,7 +227,7 @@ def test_multiple_outputs_and_kwargs():
     torch.manual_seed(2)
     model = TwoOutputs().eval()
     x, y = torch.randn(3, 6), torch.randn(3, 4)
-    engine = ingot.Engine(ingot.convert_method_to_engine(model, inputs={"x": x, "y": y}, backend="cpu"))
+    engine = ingot.Engine(ingot.convert_method_to_engine(model, inputs={"x": x, "y": y}, backend=BACKEND))
     assert [s.name for s in engine.inputs] == ["x", "y"]
     a, b = engine(x=x, y=y)
     with torch.no_grad():
@@ -245,7 +247,7 @@ def test_small_bert_with_kwargs():
     model = transformers.BertModel(config).eval()
     inputs = {"input_ids": ingot.Input((2, 16), torch.int64, high=100),
               "attention_mask": torch.ones(2, 16, dtype=torch.int64)}
-    engine = ingot.Engine(ingot.convert_method_to_engine(model, inputs=inputs, backend="cpu"))
+    engine = ingot.Engine(ingot.convert_method_to_engine(model, inputs=inputs, backend=BACKEND))
     assert {s.name for s in engine.inputs} == {"input_ids", "attention_mask"}
     ids = torch.randint(0, 100, (2, 16))
     mask = torch.ones(2, 16, dtype=torch.int64)
@@ -263,7 +265,7 @@ def test_small_bert_with_kwargs():
 def test_unsupported_operator_lists_every_op_with_source_line():
     model = Unsupported()
     with pytest.raises(ingot.UnsupportedOperatorError) as info:
-        ingot.convert_method_to_engine(model, inputs=(torch.randn(2, 3, 3),), backend="cpu")
+        ingot.convert_method_to_engine(model, inputs=(torch.randn(2, 3, 3),), backend=BACKEND)
     err = info.value
     assert isinstance(err, ingot.IngotError)
     targets = {u.target for u in err.unsupported}
@@ -312,14 +314,14 @@ def test_convert_exported_program(cnn):
     model = cnn[0]
     x = torch.randn(1, 3, 16, 16)
     program = torch.export.export(model, (x,))
-    engine = ingot.Engine(ingot.convert_exported_program(program, backend="cpu"))
+    engine = ingot.Engine(ingot.convert_exported_program(program, backend=BACKEND))
     with torch.no_grad():
         assert rel_l2(engine(x), model(x)) <= FP32_TOL
 
 
 def test_bad_options_raise_ingot_error(cnn):
     with pytest.raises(ingot.IngotError, match="unknown precision"):
-        ingot.convert_method_to_engine(cnn[0], inputs=(torch.randn(1, 3, 8, 8),), precision="int3", backend="cpu")
+        ingot.convert_method_to_engine(cnn[0], inputs=(torch.randn(1, 3, 8, 8),), precision="int3", backend=BACKEND)
     with pytest.raises(ingot.IngotError, match="backend"):
         ingot.convert_method_to_engine(cnn[0], inputs=(torch.randn(1, 3, 8, 8),), backend="tpu")
     with pytest.raises(ingot.IngotError, match="no method 'decode'"):
@@ -343,5 +345,5 @@ def test_same_model_and_inputs_give_identical_engines():
     torch.manual_seed(4)
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)).eval()
     x = torch.randn(3, 4)
-    assert ingot.convert_method_to_engine(model, inputs=(x,), backend="cpu") == \
-        ingot.convert_method_to_engine(model, inputs=(x,), backend="cpu")
+    assert ingot.convert_method_to_engine(model, inputs=(x,), backend=BACKEND) == \
+        ingot.convert_method_to_engine(model, inputs=(x,), backend=BACKEND)

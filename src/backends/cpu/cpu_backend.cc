@@ -75,6 +75,8 @@ Status run_kernel(const OpAttrs& attrs, const KernelArgs& args) {
     case OpKind::kAdaptivePool:
     case OpKind::kUpsample:
       return pooling(attrs, args);
+    case OpKind::kPointwise:
+      return pointwise(attrs, args);
   }
   return internal_error("cpu backend: step has no valid op kind (index " + std::to_string(attrs.index()) + ")");
 }
@@ -113,6 +115,7 @@ bool supports(const OpAttrs& attrs, const std::vector<DType>& in_dtypes, const s
     case OpKind::kPool:
     case OpKind::kAdaptivePool:
     case OpKind::kUpsample:
+    case OpKind::kPointwise:
       return float_family(in_dtypes, out_dtypes);
     case OpKind::kAttention: {
       // The mask (4th input) may be bool; q, k, v and out are floats.

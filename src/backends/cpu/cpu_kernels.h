@@ -51,5 +51,6 @@ Status linear_algebra(const OpAttrs& attrs, const KernelArgs& args); // matmul, 
 Status convolution(const OpAttrs& attrs, const KernelArgs& args);    // conv
 Status attention(const OpAttrs& attrs, const KernelArgs& args);      // attention
 Status pooling(const OpAttrs& attrs, const KernelArgs& args);        // pool, adaptive_pool, upsample
+Status pointwise(const OpAttrs& attrs, const KernelArgs& args);      // pointwise (fused elementwise chains)
 
 }  // namespace ingot::cpu

@@ -228,4 +228,6 @@ Status attention(const OpAttrs& attrs, const KernelArgs& args) {
   }
 }
 
+std::vector<std::string> attention_tactics(const OpAttrs&, const KernelArgs&) { return {}; }
+
 }  // namespace ingot::cuda

@@ -158,4 +158,6 @@ Status convolution(const OpAttrs& attrs, const KernelArgs& args) {
   return {};
 }
 
+std::vector<std::string> conv_tactics(const OpAttrs&, const KernelArgs&) { return {}; }
+
 }  // namespace ingot::cuda

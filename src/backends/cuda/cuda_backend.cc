@@ -29,6 +29,8 @@ Family family_of(OpKind kind) {
       return attention;
     case OpKind::kPool: case OpKind::kAdaptivePool: case OpKind::kUpsample:
       return pooling;
+    case OpKind::kPointwise:
+      return pointwise;
   }
   return nullptr;
 }
@@ -40,6 +42,15 @@ Status run_kernel(const OpAttrs& attrs, const KernelArgs& args) {
   Family f = family_of(op_kind(attrs));
   if (!f) return internal_error(std::string("no CUDA kernel family for op ") + op_name(op_kind(attrs)));
   return f(attrs, args);
+}
+
+std::vector<std::string> candidate_tactics(const OpAttrs& attrs, const KernelArgs& args) {
+  switch (op_kind(attrs)) {
+    case OpKind::kMatMul: case OpKind::kGemm: return gemm_tactics(attrs, args);
+    case OpKind::kConv: return conv_tactics(attrs, args);
+    case OpKind::kAttention: return attention_tactics(attrs, args);
+    default: return {};
+  }
 }
 
 bool supports(const OpAttrs& attrs, const std::vector<DType>& in_dtypes, const std::vector<DType>& out_dtypes) {

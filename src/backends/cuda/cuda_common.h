@@ -57,6 +57,9 @@ struct KernelArgs {
   size_t workspace_bytes = 0;
   std::unique_ptr<StepState>* state = nullptr;  // this step's cached state (may be empty)
   bool allow_tf32 = false;
+  // The plan step's kernel choice (PlanStep::tactic, set by the build-time tuner);
+  // "" = the family's default. Each family parses its own tactic strings.
+  std::string tactic;
 };
 
 // Scratch bytes a step needs (asked once when the context is created).
@@ -77,6 +80,16 @@ Status linear_algebra(const OpAttrs& attrs, const KernelArgs& args); // matmul, 
 Status convolution(const OpAttrs& attrs, const KernelArgs& args);    // conv (cuDNN)
 Status attention(const OpAttrs& attrs, const KernelArgs& args);      // attention
 Status pooling(const OpAttrs& attrs, const KernelArgs& args);        // pool, adaptive_pool, upsample
+Status pointwise(const OpAttrs& attrs, const KernelArgs& args);      // pointwise (fused elementwise chains)
+
+// The kernel choices the build-time tuner may time for a step, in the fixed
+// order that breaks ties (the first is the family's default). Empty: nothing to
+// tune. Strings are stored in PlanStep::tactic and parsed by the family.
+std::vector<std::string> candidate_tactics(const OpAttrs& attrs, const KernelArgs& args);
+// Per family (a family without choices has none).
+std::vector<std::string> gemm_tactics(const OpAttrs& attrs, const KernelArgs& args);       // linear_algebra.cc
+std::vector<std::string> conv_tactics(const OpAttrs& attrs, const KernelArgs& args);       // convolution.cc
+std::vector<std::string> attention_tactics(const OpAttrs& attrs, const KernelArgs& args);  // attention.cu
 
 // Device properties of the current GPU: "sm_90".
 Result<std::string> current_arch();

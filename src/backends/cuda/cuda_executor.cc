@@ -93,6 +93,7 @@ class CudaContext final : public BackendContext {
       a.state = &states_[s];
       for (const auto& [k, v] : plan_.build.options)
         if (k == "allow_tf32") a.allow_tf32 = (v == "true" || v == "1");
+      a.tactic = step.tactic;
       workspace = std::max(workspace, workspace_size(step.attrs, a));
     }
     workspace = std::max<size_t>(workspace, plan_.workspace_bytes);

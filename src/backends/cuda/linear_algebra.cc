@@ -211,4 +211,6 @@ Status linear_algebra(const OpAttrs& attrs, const KernelArgs& args) {
   return internal_error("linear_algebra: unexpected op");
 }
 
+std::vector<std::string> gemm_tactics(const OpAttrs&, const KernelArgs&) { return {}; }
+
 }  // namespace ingot::cuda

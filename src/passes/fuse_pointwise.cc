@@ -1,0 +1,6 @@
+// pointwise fusion pass. Placeholder: changes nothing yet.
+#include "passes/passes.h"
+
+namespace ingot {
+bool run_fuse_pointwise(Graph&) { return false; }
+}  // namespace ingot
