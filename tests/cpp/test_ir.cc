@@ -70,7 +70,8 @@ TEST(IrPrinter, PrintsNodesConstantsAndIo) {
   EXPECT_NE(text.find("graph(%0:float32[1,2,4,4] \"x\")"), std::string::npos) << text;
   EXPECT_NE(text.find("const %w1:float32[3,2,1,1] \"conv.weight\""), std::string::npos) << text;
   EXPECT_NE(text.find("%3:float32[1,3,4,4] = conv(stride=[1,1], padding=[0,0], dilation=[1,1], output_padding=[], "
-                      "groups=1, transposed=false)(%0, %w1, %w2)  # convolution_3 model.py:42"),
+                      "groups=1, transposed=false, activation=-1, activation_alpha=0, activation_beta=0, channels_last=false)"
+                      "(%0, %w1, %w2)  # convolution_3 model.py:42"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("%4:float32[1,3,4,4] = unary(fn=relu, alpha=0, beta=0)(%3)  # relu"), std::string::npos) << text;
