@@ -4,7 +4,7 @@
 # summary table last. Needs .deps/ (scripts/fetch_gpu_deps.sh) when the machine
 # has no package registry. Logs go to $OUT (or /tmp/ingot-gpu) for inspection.
 #   bash scripts/gpu_check.sh [build|test|profile|bench|all]   (default: all)
-# Environment: GPU_TEST_TIMEOUT (s per suite), GPU_TEST_PRECISIONS, PYTEST_ARGS,
+# Environment: GPU_TEST_TIMEOUT (s per suite), GPU_TEST_PRECISIONS, GPU_TEST_SHARDS, PYTEST_ARGS,
 # PROFILE_MODELS, PROFILE_BATCHES, BENCH_ARGS (extra bench/compare.py options).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +46,7 @@ run_pytest() {  # label, precision, extra args...
     PYTHONPATH="$PWD/build-gpu/pyroot${PYTHONPATH:+:$PYTHONPATH}" \
     timeout "${GPU_TEST_TIMEOUT:-400}" python3 -m pytest -q -p no:cacheprovider "$@" >"$out/pytest-$label.log" 2>&1
   echo "$label: rc=$? $(tail -1 "$out/pytest-$label.log")" >"$out/pytest-$label.summary"
+  grep -E "^FAILED" "$out/pytest-$label.log" | cut -c1-400 >>"$out/pytest-$label.summary"
 }
 
 if [ "$what" = all ] || [ "$what" = test ]; then
@@ -57,9 +58,13 @@ if [ "$what" = all ] || [ "$what" = test ]; then
       build-gpu/tests/cpp/test_gpu_backend_ops >"$out/memcheck.log" 2>&1
     echo "memcheck (test_gpu_backend_ops): rc=$? $(grep -E 'ERROR SUMMARY|PASSED|FAILED' "$out/memcheck.log" | tail -2 | tr '\n' ' ')" \
       >"$out/memcheck.summary" ) &
-  run_pytest api fp32 tests/python/test_python_api.py &
+  run_pytest api fp32 tests/python/test_python_api.py tests/python/test_tuning.py &
+  shards=${GPU_TEST_SHARDS:-2}
   for precision in ${GPU_TEST_PRECISIONS:-fp32 fp16 bf16}; do
-    run_pytest "models-$precision" "$precision" tests/python/test_models.py ${PYTEST_ARGS:-} &
+    for ((i = 0; i < shards; i++)); do
+      INGOT_TEST_SHARD="$i/$shards" run_pytest "models-$precision-$i" "$precision" -rf \
+        tests/python/test_models.py ${PYTEST_ARGS:-} &
+    done
   done
   wait
   for f in "$out"/memcheck.summary "$out"/pytest-*.summary; do [ -f "$f" ] && note "$(cat "$f")"; done

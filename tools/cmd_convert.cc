@@ -1,5 +1,5 @@
 // `ingot convert MODEL.pt2 -o OUT.engine`: builds an engine file. Progress goes to
-// stderr; on failure the message is printed and no output file is left behind
+// stderr (for cuda, one line per tuned step and the memory the engine needs); on failure the message is printed and no output file is left behind
 // (build_engine_file writes through a temporary file and a rename).
 #include <CLI/CLI.hpp>
 
@@ -30,10 +30,15 @@ void register_convert_command(CLI::App& app, Action& action) {
   cmd->add_flag("--allow-tf32", args->options.allow_tf32, "let fp32 GEMMs/convolutions use TF32 tensor cores");
   cmd->add_option("--cuda-arch", args->options.cuda_arch,
                   "GPU architecture to build for (sm_80, sm_90, ...); default: this machine's GPU, else sm_90");
-  cmd->add_option("--optimization-level", args->options.optimization_level, "0 (fastest build) .. 5")
+  cmd->add_option("--optimization-level", args->options.optimization_level,
+                  "0 (fastest build) .. 5; cuda kernel tuning: 0-1 off (default kernels), 2 quick, 3 normal, "
+                  "4-5 every candidate, more launches")
       ->check(CLI::Range(0, 5))->capture_default_str();
-  cmd->add_option("--timing-cache", args->options.timing_cache, "timing cache file (read and updated)");
-  cmd->add_option("--workspace-limit", args->options.workspace_limit, "scratch memory limit in bytes (0 = none)")
+  cmd->add_option("--timing-cache", args->options.timing_cache,
+                  "JSON file of kernel timings: read before tuning, updated after (created if missing); "
+                  "builds sharing it choose the same kernels and write identical engines");
+  cmd->add_option("--workspace-limit", args->options.workspace_limit,
+                  "most scratch memory (bytes) a cuda step may use; kernels needing more are not chosen (0 = none)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("-q,--quiet", args->quiet, "print nothing but errors");
   cmd->callback([&action, args] {

@@ -1,6 +1,7 @@
 // `ingot inspect ENGINE [--json]`: shows what an engine holds: provenance (model
-// hash, file, options, target), its inputs and outputs, memory, and every step
-// with the source node(s) it came from. --json prints the inspector's JSON as is;
+// hash, file, options, target), its inputs and outputs, memory (activation
+// arena, workspace, constants), the kernel tactics chosen by the build-time
+// tuner, and every step with its tactic and the source node(s) it came from. --json prints the inspector's JSON as is;
 // the table is rendered from that same JSON so the two never disagree.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -45,6 +46,18 @@ std::string field(const json& j, std::initializer_list<const char*> keys) {
 
 void print_section(std::ostream& out, const std::string& title) { out << "\n" << title << "\n"; }
 
+// "33554432 (32.0 MiB)" for byte counts, so memory sizes read at a glance.
+std::string value_text(const std::string& key, const json& v) {
+  const bool bytes = key.size() > 6 && key.compare(key.size() - 6, 6, "_bytes") == 0;
+  if (!bytes || !v.is_number_unsigned() || v.get<uint64_t>() < 1024) return scalar(v);
+  std::ostringstream os;
+  const double b = static_cast<double>(v.get<uint64_t>());
+  os << v.get<uint64_t>() << " (" << std::fixed << std::setprecision(1);
+  if (b >= 1024.0 * 1024.0) os << b / (1024.0 * 1024.0) << " MiB)";
+  else os << b / 1024.0 << " KiB)";
+  return os.str();
+}
+
 void print_key_values(std::ostream& out, const json& object) {
   size_t width = 0;
   for (auto it = object.begin(); it != object.end(); ++it) width = std::max(width, it.key().size());
@@ -53,7 +66,8 @@ void print_key_values(std::ostream& out, const json& object) {
       out << "  " << it.key() << ":\n";
       for (auto sub = it->begin(); sub != it->end(); ++sub) out << "    " << sub.key() << " = " << scalar(*sub) << "\n";
     } else {
-      out << "  " << std::left << std::setw(static_cast<int>(width)) << it.key() << "  " << scalar(*it) << "\n";
+      out << "  " << std::left << std::setw(static_cast<int>(width)) << it.key() << "  " << value_text(it.key(), *it)
+          << "\n";
     }
   }
 }
@@ -123,19 +137,28 @@ void render_table(std::ostream& out, const json& j) {
     print_section(out, "Memory");
     print_key_values(out, *m);
   }
+  if (const json* t = find_any(j, {"tuning"}); t && t->is_object()) {
+    print_section(out, "Kernel tuning");
+    print_key_values(out, *t);
+  }
   if (const json* steps = find_any(j, {"steps"}); steps && steps->is_array()) {
     print_section(out, "Steps (" + std::to_string(steps->size()) + ")");
-    out << "  " << std::right << std::setw(4) << "#" << "  " << std::left << std::setw(18) << "kernel"
+    // The kernel column is as wide as its widest entry (tactics make it long).
+    size_t kernel_width = 18;
+    for (const auto& s : *steps) kernel_width = std::max(kernel_width, step_kernel(s).size() + 2);
+    const int kw = static_cast<int>(std::min<size_t>(kernel_width, 48));
+    out << "  " << std::right << std::setw(4) << "#" << "  " << std::left << std::setw(kw) << "kernel"
         << std::setw(32) << "output" << "source\n";
     size_t i = 0;
     for (const auto& s : *steps) {
-      out << "  " << std::right << std::setw(4) << i++ << "  " << std::left << std::setw(18) << step_kernel(s)
+      out << "  " << std::right << std::setw(4) << i++ << "  " << std::left << std::setw(kw) << step_kernel(s)
           << std::setw(32) << step_output(s) << step_sources(s) << "\n";
     }
   }
   // Anything else the inspector reports, so no information hides behind the table.
   json rest = j;
-  for (const char* k : {"format_version", "provenance", "info", "engine", "inputs", "outputs", "memory", "steps"})
+  for (const char* k :
+       {"format_version", "provenance", "info", "engine", "inputs", "outputs", "memory", "tuning", "steps"})
     rest.erase(k);
   if (!rest.empty()) {
     print_section(out, "Other");

@@ -3,10 +3,12 @@
 // is the whole pipeline in one place:
 //   read .pt2 -> import (refuse on any unsupported op) -> passes (including
 //   precision lowering) -> verify -> backend support check (refuse, listing every
-//   node the backend cannot run) -> plan -> serialize.
+//   node the backend cannot run) -> plan -> tune kernels (cuda: time candidate
+//   tactics on the GPU, with the timing cache; src/tuner/) -> serialize.
 // The CUDA backend is reached through cuda_query.h (plain C++ functions the
 // runtime library exports), so this file needs no CUDA headers.
 #include <cctype>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,7 @@
 #include "ingot/compiler.h"
 #include "passes/passes.h"
 #include "planner/planner.h"
+#include "tuner/tuner.h"
 
 #ifdef INGOT_WITH_CUDA
 #include "backends/cuda/cuda_query.h"
@@ -31,10 +34,25 @@ namespace ingot {
 
 namespace {
 
-constexpr int kPhases = 5;
+// A cuda build has one more phase than a cpu build: kernel tuning.
+int phases(const BuildOptions& options) { return options.backend == "cuda" ? 6 : 5; }
 
 void say(const BuildOptions& options, int phase, const std::string& what) {
-  if (options.progress) options.progress("[" + std::to_string(phase) + "/" + std::to_string(kPhases) + "] " + what);
+  if (options.progress) options.progress("[" + std::to_string(phase) + "/" + std::to_string(phases(options)) + "] " + what);
+}
+
+// "12.3 MiB (12897792 bytes)": sizes a user reads at a glance, exact bytes kept.
+std::string size_text(uint64_t bytes) {
+  char buf[64];
+  const double b = static_cast<double>(bytes);
+  const unsigned long long exact = bytes;
+  if (bytes < 1024)
+    std::snprintf(buf, sizeof buf, "%llu bytes", exact);
+  else if (bytes < (1u << 20))
+    std::snprintf(buf, sizeof buf, "%.1f KiB (%llu bytes)", b / 1024.0, exact);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f MiB (%llu bytes)", b / (1024.0 * 1024.0), exact);
+  return buf;
 }
 // A detail line under the current phase.
 void note(const BuildOptions& options, const std::string& what) {
@@ -184,8 +202,22 @@ Result<std::vector<uint8_t>> build_engine(const std::string& pt2_path, const Bui
   }
   say(options, 4, "planning memory for " + std::to_string(graph.num_nodes()) + " steps");
   INGOT_ASSIGN_OR_RETURN(Plan plan, build_plan(graph, info));
-  say(options, 5, "serializing engine (arena " + std::to_string(plan.arena_bytes) + " bytes, constants " +
-                      std::to_string(plan.constants.size()) + " bytes)");
+  size_t activations = 0;
+  uint64_t unpacked = 0;  // what the activations would take without sharing memory
+  for (const PlanTensor& t : plan.tensors)
+    if (t.storage == TensorStorage::kArena) {
+      ++activations;
+      unpacked += t.nbytes;
+    }
+  note(options, "activation arena " + size_text(plan.arena_bytes) + ": " + std::to_string(activations) +
+                    " activations (" + size_text(unpacked) + " unpacked) share it by lifetime");
+  if (options.backend == "cuda") {
+    say(options, 5, "tuning kernels (optimization level " + std::to_string(options.optimization_level) + ")");
+    INGOT_RETURN_IF_ERROR(tuner::tune_plan(plan, options));
+  }
+  say(options, phases(options),
+      "serializing engine (arena " + size_text(plan.arena_bytes) + ", workspace " + size_text(plan.workspace_bytes) +
+          ", constants " + size_text(plan.constants.size()) + ")");
   return serialize_plan(plan);
 }
 

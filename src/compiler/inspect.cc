@@ -1,8 +1,11 @@
 // The engine inspector: everything an engine holds, as JSON (provenance, build
 // options, IO signature, memory, and each step with its kernel, attributes,
-// tensors and the user's source node). `ingot inspect` renders its table from
-// this same JSON. Keys keep the plan's order so the output is deterministic.
+// tensors, its tuned tactic and the user's source node), and the kernel choices
+// made at build time. `ingot inspect` renders its table from this same JSON.
+// Keys keep the plan's order so the output is deterministic.
 #include <nlohmann/json.hpp>
+
+#include <map>
 
 #include "compiler/file_io.h"
 #include "engine/engine_format.h"
@@ -78,8 +81,18 @@ Result<std::string> inspect_engine_json(const std::string& engine_path) {
     j["symbols"] = syms;
   }
 
+  // Activations share one arena by lifetime; "unpacked" is what they would
+  // take each in their own buffer, so the packing's saving is visible.
+  uint64_t activations = 0, unpacked = 0;
+  for (const PlanTensor& t : plan.tensors)
+    if (t.storage == TensorStorage::kArena) {
+      ++activations;
+      unpacked += t.nbytes;
+    }
   ordered_json mem;
   mem["arena_bytes"] = plan.arena_bytes;
+  mem["activations"] = activations;
+  mem["activation_bytes_unpacked"] = unpacked;
   mem["workspace_bytes"] = plan.workspace_bytes;
   mem["constants_bytes"] = static_cast<uint64_t>(plan.constants.size());
   mem["file_bytes"] = static_cast<uint64_t>(bytes.size());
@@ -106,6 +119,27 @@ Result<std::string> inspect_engine_json(const std::string& engine_path) {
     steps.push_back(step);
   }
   j["steps"] = steps;
+
+  // What the build-time tuner chose: per op, how many steps use each tactic.
+  std::map<std::string, std::map<std::string, int>> chosen;
+  size_t tuned = 0;
+  for (const PlanStep& s : plan.steps) {
+    if (s.tactic.empty()) continue;
+    ++tuned;
+    ++chosen[op_name(op_kind(s.attrs))][s.tactic];
+  }
+  ordered_json tuning;
+  for (const auto& [k, v] : b.options)
+    if (k == "optimization_level") tuning["optimization_level"] = v;
+  tuning["steps_with_tactic"] = tuned;
+  ordered_json tactics = ordered_json::object();
+  for (const auto& [op, counts] : chosen) {
+    ordered_json per_op = ordered_json::object();
+    for (const auto& [tactic, count] : counts) per_op[tactic] = count;
+    tactics[op] = per_op;
+  }
+  tuning["tactics"] = tactics;
+  j["tuning"] = tuning;
   // Source lines come from user files: never let odd bytes throw.
   return j.dump(2, ' ', false, ordered_json::error_handler_t::replace);
 }

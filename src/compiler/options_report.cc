@@ -9,13 +9,6 @@
 
 namespace ingot {
 
-namespace {
-std::string base_name(const std::string& path) {
-  size_t slash = path.find_last_of("/\\");
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-}  // namespace
-
 std::vector<std::pair<std::string, std::string>> BuildOptions::to_record() const {
   std::vector<std::pair<std::string, std::string>> r = {
       {"allow_tf32", allow_tf32 ? "true" : "false"},
@@ -23,8 +16,9 @@ std::vector<std::pair<std::string, std::string>> BuildOptions::to_record() const
       {"cuda_arch", cuda_arch},
       {"optimization_level", std::to_string(optimization_level)},
       {"precision", precision},
-      // Only the cache's file name: a full path would tie the engine bytes to this machine.
-      {"timing_cache", base_name(timing_cache)},
+      // Not the timing cache: which file held the timings changes no byte of the
+      // engine's kernels, and recording it would make builds that share a cache
+      // under another name (or build without one) differ.
       {"workspace_limit", std::to_string(workspace_limit)},
   };
   std::sort(r.begin(), r.end());

@@ -155,9 +155,41 @@ Result<Plan> build_plan(const Graph& g, const BuildInfo& build) {
     return tensor_of[static_cast<size_t>(v)];
   };
 
+  // Reshapes of activations and constants cost nothing: the output is another
+  // view (tensor) of the same bytes, and no step is emitted. The arena request is
+  // shared, so the bytes live until the last use of either view.
+  std::vector<std::pair<int32_t, int32_t>> alias_tensors;  // (tensor, arena request)
+  auto alias_reshape = [&](const Node& n, int32_t step) -> Result<bool> {
+    if (n.kind() != OpKind::kReshape || n.inputs.size() != 1 || n.outputs.size() != 1) return false;
+    const ValueId in = n.inputs[0], out = n.outputs[0];
+    INGOT_RETURN_IF_ERROR(check_id(in));
+    INGOT_RETURN_IF_ERROR(check_id(out));
+    if (tensor_of[static_cast<size_t>(out)] >= 0) return false;  // a user output: written by a step
+    const Value& src = g.value(in);
+    const Value& dst = g.value(out);
+    if (src.dtype != dst.dtype || src.nbytes() != dst.nbytes()) return false;
+    INGOT_ASSIGN_OR_RETURN(int32_t src_tensor, use(in, step));
+    const PlanTensor& st = plan.tensors[static_cast<size_t>(src_tensor)];
+    const int32_t r = request_of_value[static_cast<size_t>(in)];
+    if (st.storage == TensorStorage::kArena && r >= 0) {
+      const int32_t t = new_tensor(dst, dst.name, TensorStorage::kArena, 0);
+      tensor_of[static_cast<size_t>(out)] = t;
+      request_of_value[static_cast<size_t>(out)] = r;
+      alias_tensors.emplace_back(t, r);
+      return true;
+    }
+    if (st.storage == TensorStorage::kConstant) {
+      tensor_of[static_cast<size_t>(out)] = new_tensor(dst, dst.name, TensorStorage::kConstant, st.offset);
+      return true;
+    }
+    return false;  // user inputs and outputs are bound per tensor at run time: copy
+  };
+
   for (size_t s = 0; s < g.num_nodes(); ++s) {
     const Node& n = g.node(static_cast<NodeId>(s));
     const int32_t step = static_cast<int32_t>(s);
+    INGOT_ASSIGN_OR_RETURN(bool aliased, alias_reshape(n, step));
+    if (aliased) continue;
     PlanStep ps;
     ps.attrs = n.attrs;
     ps.source = n.source;
@@ -183,8 +215,11 @@ Result<Plan> build_plan(const Graph& g, const BuildInfo& build) {
   }
 
   // Copy steps for outputs that alias an input, a constant or another output.
+  // Lifetimes count in graph node indices (aliased reshapes emit no step), so
+  // the copies come after the last node.
+  int32_t copy_step = static_cast<int32_t>(g.num_nodes());
   for (const auto& [v, out_tensor] : copies) {
-    const int32_t step = static_cast<int32_t>(plan.steps.size());
+    const int32_t step = copy_step++;
     INGOT_ASSIGN_OR_RETURN(int32_t src, use(v, step));
     PlanStep ps;
     ReshapeAttrs copy;
@@ -198,6 +233,7 @@ Result<Plan> build_plan(const Graph& g, const BuildInfo& build) {
 
   std::vector<uint64_t> offsets = pack_arena(requests, &plan.arena_bytes);
   for (size_t r = 0; r < requests.size(); ++r) plan.tensors[static_cast<size_t>(request_tensor[r])].offset = offsets[r];
+  for (const auto& [t, r] : alias_tensors) plan.tensors[static_cast<size_t>(t)].offset = offsets[static_cast<size_t>(r)];
 
   Status st = validate_plan(plan);
   if (!st.ok()) return internal_error("planner produced an invalid plan: " + st.message());

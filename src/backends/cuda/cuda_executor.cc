@@ -96,7 +96,9 @@ class CudaContext final : public BackendContext {
       a.tactic = step.tactic;
       workspace = std::max(workspace, workspace_size(step.attrs, a));
     }
-    workspace = std::max<size_t>(workspace, plan_.workspace_bytes);
+    // The engine records the workspace its tactics were chosen with (capped by
+    // --workspace-limit); engines without a record keep the per-step sizes.
+    if (plan_.workspace_bytes > 0) workspace = plan_.workspace_bytes;
     INGOT_RETURN_IF_ERROR(workspace_.allocate(workspace, "the workspace"));
     for (KernelArgs& a : args_) {
       a.workspace = workspace_.ptr;
