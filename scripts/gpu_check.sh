@@ -63,7 +63,9 @@ if [ "$what" = all ] || [ "$what" = test ]; then
   for precision in ${GPU_TEST_PRECISIONS:-fp32 fp16 bf16}; do
     for ((i = 0; i < shards; i++)); do
       INGOT_TEST_SHARD="$i/$shards" run_pytest "models-$precision-$i" "$precision" -rf \
-        tests/python/test_models.py ${PYTEST_ARGS:-} &
+        tests/python/test_models.py tests/python/test_fusion_conv.py tests/python/test_fusion_gemm.py \
+        tests/python/test_fusion_pointwise.py tests/python/test_ops_nn.py tests/python/test_ops_data.py \
+        ${PYTEST_ARGS:-} &
     done
   done
   wait

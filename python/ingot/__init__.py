@@ -8,8 +8,33 @@
 Importing ingot does not import torch: ingot.Engine runs on numpy arrays alone.
 Conversion and comparison (which need torch.export) import torch when called.
 """
+import os as _os
+import sys as _sys
+
 from . import errors  # first: the extension raises these classes
-from ._ingot import __version__, has_cuda
+
+
+def _load_extension():
+    """Imports the C++ extension with RTLD_DEEPBIND on Linux: its C++ runtime
+    symbols then bind to the libstdc++ it was linked against, not to copies that
+    modules imported earlier (PyTorch's CUDA wheels) put in the global scope.
+    Without it, a conversion in a process that imported torch first crashed in
+    libstdc++'s stream code (measured on the GPU machine, gcc 13 build)."""
+    deepbind = getattr(_os, "RTLD_DEEPBIND", 0)
+    if not deepbind or _os.environ.get("INGOT_NO_DEEPBIND"):
+        from . import _ingot
+        return _ingot
+    flags = _sys.getdlopenflags()
+    _sys.setdlopenflags(flags | deepbind)
+    try:
+        from . import _ingot
+    finally:
+        _sys.setdlopenflags(flags)
+    return _ingot
+
+
+_load_extension()
+from ._ingot import __version__, has_cuda  # noqa: E402
 from .compare import Comparison, OutputComparison, compare
 from .convert import (Input, build_pt2, check_method_op_support, convert_exported_program, convert_method_to_engine,
                       example_inputs, export_method)

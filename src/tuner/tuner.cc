@@ -210,7 +210,7 @@ Status tune_plan(Plan& plan, const BuildOptions& options) {
   // The workspace the engine's steps get: what the backend asks for, capped by
   // the user's limit. Tactics are timed with exactly this much scratch, so one
   // that needs more fails and is rejected.
-  const uint64_t wanted = cuda::default_workspace_bytes(plan, options.allow_tf32);
+  const uint64_t wanted = cuda::tuning_workspace_bytes(plan, options.allow_tf32);
   plan.workspace_bytes = options.workspace_limit ? std::min<uint64_t>(wanted, options.workspace_limit) : wanted;
   if (options.workspace_limit && wanted > options.workspace_limit)
     note("workspace limited to " + std::to_string(plan.workspace_bytes) + " bytes (kernels ask for " +
@@ -220,6 +220,8 @@ Status tune_plan(Plan& plan, const BuildOptions& options) {
   if (!effort.tune) {
     note("kernel tuning is off at optimization level " + std::to_string(options.optimization_level) +
          ": every step uses its default kernel");
+    const uint64_t needed = cuda::default_workspace_bytes(plan, options.allow_tf32);
+    plan.workspace_bytes = options.workspace_limit ? std::min<uint64_t>(needed, options.workspace_limit) : needed;
     return Status::ok_status();
   }
   TuningTarget target;
@@ -272,6 +274,9 @@ Status tune_plan(Plan& plan, const BuildOptions& options) {
     note("kernel choices: " + std::to_string(report->from_cache) + " steps from the timing cache; " +
          std::to_string(report->untuned) + " steps not in it keep their default kernel");
   if (!options.timing_cache.empty() && cache.changed()) INGOT_RETURN_IF_ERROR(cache.save(options.timing_cache));
+  // The engine keeps only the scratch its chosen kernels need (never above the limit).
+  const uint64_t chosen = cuda::default_workspace_bytes(plan, options.allow_tf32);
+  plan.workspace_bytes = std::max<uint64_t>(std::min<uint64_t>(chosen, plan.workspace_bytes), 256);
   return Status::ok_status();
 #else
   (void)plan;

@@ -27,6 +27,10 @@ PRECISION = os.environ.get("INGOT_TEST_PRECISION", "fp32")
 PRECISION_TOLERANCE = {"fp32": 0.0, "fp16": 1e-2, "bf16": 3e-2}
 TOLERANCE = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10,
              np.dtype(np.float16): 1e-2}
+if BACKEND == "cuda":
+    # The CUDA backend has no float64 kernels: float64 values are computed in
+    # float32 (the build says so), so float64 outputs carry float32 rounding.
+    TOLERANCE[np.dtype(np.float64)] = 1e-6
 
 TORCH_TO_NUMPY = {torch.float32: np.float32, torch.float64: np.float64, torch.float16: np.float16,
                   torch.int64: np.int64, torch.int32: np.int32, torch.int16: np.int16,
@@ -234,6 +238,9 @@ class Harness:
                     raise
                 assert_matches(out, to_numpy(ref), f"{key} ({dialect}) output {i} [{e}; PyTorch's own "
                                f"{PRECISION} error {torch_errors[i]:.3e}]", allowed=2 * torch_errors[i])
+                import warnings
+                warnings.warn(f"{key} ({dialect}) output {i}: passes only within twice PyTorch's own {PRECISION} "
+                              f"error ({torch_errors[i]:.3e}): {e}")
         return outputs
 
 

@@ -4,6 +4,8 @@
 // group (Eigen's blocked, OpenMP-parallel GEMM gives near-BLAS speed; 1x1
 // stride-1 convs skip im2col). Depthwise convs use a direct loop instead, since
 // their per-group GEMMs are single rows. Transposed convs are GEMM + col2im.
+// The fused epilogue (residual add, activation; ops.def) runs after the bias, and
+// channels-last convs (layout pass) run on channels-first scratch copies.
 #include <algorithm>
 #include <cstring>
 
@@ -236,11 +238,61 @@ void conv_transposed(const ConvGeometry& g, const T* x, const T* w, const T* bia
   add_bias(g, bias, y);
 }
 
+// [N, S, C] -> [N, C, S] (channels-last to channels-first), and back.
+template <typename T>
+void to_channels_first(const T* src, int64_t n, int64_t spatial, int64_t channels, T* dst) {
+#pragma omp parallel for schedule(static) if (n * spatial * channels > 65536)
+  for (int64_t ns = 0; ns < n * spatial; ++ns) {
+    const int64_t b = ns / spatial, s = ns % spatial;
+    const T* in = src + ns * channels;
+    T* out = dst + b * channels * spatial + s;
+    for (int64_t c = 0; c < channels; ++c) out[c * spatial] = in[c];
+  }
+}
+template <typename T>
+void to_channels_last(const T* src, int64_t n, int64_t spatial, int64_t channels, T* dst) {
+#pragma omp parallel for schedule(static) if (n * spatial * channels > 65536)
+  for (int64_t ns = 0; ns < n * spatial; ++ns) {
+    const int64_t b = ns / spatial, s = ns % spatial;
+    const T* in = src + b * channels * spatial + s;
+    T* out = dst + ns * channels;
+    for (int64_t c = 0; c < channels; ++c) out[c] = in[c * spatial];
+  }
+}
+
+// The shape of a channels-last tensor [N, *spatial, C] read as [N, C, *spatial].
+std::vector<int64_t> channels_first_shape(const std::vector<int64_t>& s) {
+  std::vector<int64_t> r = {s[0], s.back()};
+  r.insert(r.end(), s.begin() + 1, s.end() - 1);
+  return r;
+}
+
 template <typename T>
 Status conv_typed(const ConvAttrs& a, const KernelArgs& args) {
-  const TensorRef &x = *args.in[0], &w = *args.in[1];
   const TensorRef* bias = args.in.size() > 2 ? args.in[2] : nullptr;
-  TensorRef& y = *args.out[0];
+  const TensorRef* residual = args.in.size() > 3 ? args.in[3] : nullptr;
+  TensorRef x = *args.in[0], w = *args.in[1], y = *args.out[0];
+  if (residual && residual->shape != y.shape)
+    return invalid_argument("conv: residual " + shape_string(residual->shape) + " does not match the output " +
+                            shape_string(y.shape));
+  if (a.channels_last) {
+    // Channels-last convs run on channels-first copies (the CPU backend is the
+    // reference, not the fast path): x, weight and y go through scratch buffers.
+    if (a.transposed) return unsupported("conv: channels_last transposed convolutions are not supported");
+    if (x.rank() < 3 || w.rank() != x.rank() || y.rank() != x.rank())
+      return invalid_argument("conv: channels_last expects x [N, *spatial, C] with weight and output of the same "
+                              "rank; got x " + shape_string(x.shape) + ", weight " + shape_string(w.shape) +
+                              ", out " + shape_string(y.shape));
+    const int64_t xs = nn::product(x.shape, 1, x.shape.size() - 1), ws = nn::product(w.shape, 1, w.shape.size() - 1);
+    T* xc = nn::scratch<T>(static_cast<size_t>(x.numel()), 1);
+    T* wc = nn::scratch<T>(static_cast<size_t>(w.numel()), 2);
+    T* yc = nn::scratch<T>(static_cast<size_t>(y.numel()), 3);
+    to_channels_first(x.as<T>(), x.shape[0], xs, x.shape.back(), xc);
+    to_channels_first(w.as<T>(), w.shape[0], ws, w.shape.back(), wc);
+    x = TensorRef{xc, x.dtype, channels_first_shape(x.shape)};
+    w = TensorRef{wc, w.dtype, channels_first_shape(w.shape)};
+    y = TensorRef{yc, y.dtype, channels_first_shape(y.shape)};
+  }
   INGOT_ASSIGN_OR_RETURN(ConvGeometry g, make_geometry(a, x, w, y));
   if (bias && bias->numel() != g.cout)
     return invalid_argument("conv: bias " + shape_string(bias->shape) + " does not match out_channels=" +
@@ -250,6 +302,32 @@ Status conv_typed(const ConvAttrs& a, const KernelArgs& args) {
     conv_transposed<T>(g, x.as<T>(), w.as<T>(), bias ? bias->as<T>() : nullptr, y.as<T>());
   else
     conv_forward<T>(g, x.as<T>(), w.as<T>(), bias ? bias->as<T>() : nullptr, y.as<T>());
+  TensorRef& out = *args.out[0];
+  if (a.channels_last)
+    to_channels_last(y.as<T>(), out.shape[0], nn::product(out.shape, 1, out.shape.size() - 1), out.shape.back(),
+                     out.as<T>());
+  // Epilogue in the order of ops.def: + residual, then the activation.
+  if (residual) {
+    const T* r = residual->as<T>();
+    T* o = out.as<T>();
+    const int64_t n = out.numel();
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) o[i] += r[i];
+  }
+  if (a.activation >= 0) {
+    if (!unary_fn_valid(a.activation))
+      return invalid_argument("conv: unknown activation " + std::to_string(a.activation));
+    const auto fn = static_cast<UnaryFn>(a.activation);
+    if (fn == UnaryFn::kLogicalNot || fn == UnaryFn::kIsNan || fn == UnaryFn::kBitwiseNot)
+      return unsupported(std::string("conv: activation ") + unary_fn_name(fn) + " is not a float function");
+    // In place through the elementwise kernel, so the fused activation computes exactly
+    // what the separate Unary node did.
+    KernelArgs act;
+    act.in = {&out};
+    act.out = {&out};
+    INGOT_RETURN_IF_ERROR(
+        elementwise(UnaryAttrs{.fn = a.activation, .alpha = a.activation_alpha, .beta = a.activation_beta}, act));
+  }
   return Status::ok_status();
 }
 
@@ -259,7 +337,7 @@ Status convolution(const OpAttrs& attrs, const KernelArgs& args) {
   if (op_kind(attrs) != OpKind::kConv)
     return internal_error(std::string("convolution: not a conv op: ") + op_name(op_kind(attrs)));
   if (args.in.size() < 2 || !args.in[0] || !args.in[1] || args.out.size() != 1)
-    return internal_error("conv: expects inputs (x, weight, bias?) and one output");
+    return internal_error("conv: expects inputs (x, weight, bias?, residual?) and one output");
   const auto& a = std::get<ConvAttrs>(attrs);
   return nn::run_in_float(args, [&](const KernelArgs& s) -> Status {
     DType t = s.in[0]->dtype;

@@ -11,10 +11,8 @@
 #include <string>
 #include <type_traits>
 
-#include <Eigen/Core>
-#include <unsupported/Eigen/SpecialFunctions>
-
 #include "backends/cpu/cpu_util.h"
+#include "backends/cpu/elementwise_math.h"
 
 namespace ingot::cpu {
 namespace {
@@ -64,85 +62,28 @@ void store_doubles(const std::vector<double>& v, TensorRef& t) {
 
 // ------------------------------------------------------------------ unary
 
-// float32 activations that dominate model run time use Eigen's vectorized exp,
-// tanh, logistic and erf (a few ulp, NaN-preserving) instead of scalar libm calls.
+// float32 activations that dominate model run time go through Eigen's vectorized
+// functions (elementwise_math.h).
 bool eigen_float_unary(UnaryFn fn, const TensorRef& in, TensorRef& out) {
-  switch (fn) {
-    case UnaryFn::kExp: case UnaryFn::kTanh: case UnaryFn::kSigmoid:
-    case UnaryFn::kGelu: case UnaryFn::kGeluTanh: case UnaryFn::kSilu: break;
-    default: return false;
-  }
+  if (!eigen_unary_fn(fn)) return false;
   const float* src = in.as<const float>();
   float* dst = out.as<float>();
-  parallel_range(in.numel(), [&](int64_t b, int64_t e) {
-    Eigen::Map<const Eigen::ArrayXf> x(src + b, e - b);
-    Eigen::Map<Eigen::ArrayXf> y(dst + b, e - b);
-    switch (fn) {
-      case UnaryFn::kExp: y = x.exp(); break;
-      case UnaryFn::kTanh: y = x.tanh(); break;
-      case UnaryFn::kSigmoid: y = x.logistic(); break;
-      case UnaryFn::kSilu: y = x * x.logistic(); break;
-      case UnaryFn::kGelu: y = 0.5f * x * (1.0f + (x * 0.70710678118654752440f).erf()); break;
-      case UnaryFn::kGeluTanh:
-        y = 0.5f * x * (1.0f + (0.79788456080286535588f * (x + 0.044715f * x * x * x)).tanh());
-        break;
-      default: break;
-    }
-  });
+  parallel_range(in.numel(), [&](int64_t b, int64_t e) { eigen_unary_block(fn, src + b, dst + b, e - b); });
   return true;
 }
 
 // Calls run(f) with f the scalar function for `fn` computing in C (float or double).
+// The math is unary_float (elementwise_math.h) with fn a constant per case, so
+// each lambda compiles to the single function.
 template <typename C, typename Run> Status with_float_unary(UnaryFn fn, double alpha_d, double beta_d, Run&& run) {
   const C alpha = static_cast<C>(alpha_d), beta = static_cast<C>(beta_d);
-  const C kSqrt1_2 = static_cast<C>(0.70710678118654752440), kSqrt2OverPi = static_cast<C>(0.79788456080286535588);
-  switch (fn) {
-    case UnaryFn::kNeg: return run([](C x) { return -x; });
-    case UnaryFn::kAbs: return run([](C x) { return std::abs(x); });
-    case UnaryFn::kExp: return run([](C x) { return std::exp(x); });
-    case UnaryFn::kLog: return run([](C x) { return std::log(x); });
-    case UnaryFn::kSqrt: return run([](C x) { return std::sqrt(x); });
-    case UnaryFn::kRsqrt: return run([](C x) { return C(1) / std::sqrt(x); });
-    case UnaryFn::kReciprocal: return run([](C x) { return C(1) / x; });
-    case UnaryFn::kSin: return run([](C x) { return std::sin(x); });
-    case UnaryFn::kCos: return run([](C x) { return std::cos(x); });
-    case UnaryFn::kTan: return run([](C x) { return std::tan(x); });
-    case UnaryFn::kAtan: return run([](C x) { return std::atan(x); });
-    case UnaryFn::kTanh: return run([](C x) { return std::tanh(x); });
-    case UnaryFn::kSigmoid: return run([](C x) { return C(1) / (C(1) + std::exp(-x)); });
-    case UnaryFn::kRelu: return run([](C x) { return x < C(0) ? C(0) : x; });  // keeps NaN
-    case UnaryFn::kGelu: return run([=](C x) { return C(0.5) * x * (C(1) + std::erf(x * kSqrt1_2)); });
-    case UnaryFn::kGeluTanh:
-      return run([=](C x) {
-        return C(0.5) * x * (C(1) + std::tanh(kSqrt2OverPi * (x + C(0.044715) * x * x * x)));
-      });
-    case UnaryFn::kSilu: return run([](C x) { return x / (C(1) + std::exp(-x)); });
-    case UnaryFn::kHardSwish:
-      return run([](C x) { return x * std::min(std::max(x + C(3), C(0)), C(6)) / C(6); });
-    case UnaryFn::kHardSigmoid: return run([](C x) { return std::min(std::max(x + C(3), C(0)), C(6)) / C(6); });
-    case UnaryFn::kErf: return run([](C x) { return std::erf(x); });
-    case UnaryFn::kFloor: return run([](C x) { return std::floor(x); });
-    case UnaryFn::kCeil: return run([](C x) { return std::ceil(x); });
-    case UnaryFn::kRound: return run([](C x) { return std::nearbyint(x); });  // ties to even
-    case UnaryFn::kTrunc: return run([](C x) { return std::trunc(x); });
-    case UnaryFn::kSign: return run([](C x) { return static_cast<C>((C(0) < x) - (x < C(0))); });  // NaN -> 0
-    case UnaryFn::kLogicalNot: return run([](C x) { return x == C(0); });
-    case UnaryFn::kIsNan: return run([](C x) { return x != x; });
-    case UnaryFn::kClamp:
-      // min(max(x, lo), hi): NaN propagates and lo > hi gives hi, as in torch.
-      return run([=](C x) { return std::min(std::max(x, alpha), beta); });
-    case UnaryFn::kLeakyRelu: return run([=](C x) { return x > C(0) ? x : x * alpha; });
-    case UnaryFn::kElu: return run([=](C x) { return x > C(0) ? x : alpha * std::expm1(x); });
-    case UnaryFn::kSoftplus:
-      return run([=](C x) { return x * alpha > beta ? x : std::log1p(std::exp(x * alpha)) / alpha; });
-    case UnaryFn::kLog1p: return run([](C x) { return std::log1p(x); });
-    case UnaryFn::kExpm1: return run([](C x) { return std::expm1(x); });
-    case UnaryFn::kPowScalar: return run([=](C x) { return std::pow(x, alpha); });
-    case UnaryFn::kScalarPow: return run([=](C x) { return std::pow(alpha, x); });
-    case UnaryFn::kMish: return run([](C x) { return x * std::tanh(std::log1p(std::exp(x))); });
-    case UnaryFn::kLog2: return run([](C x) { return std::log2(x); });
-    case UnaryFn::kExp2: return run([](C x) { return std::exp2(x); });
-    case UnaryFn::kBitwiseNot: break;
+  if (unary_float_defined(fn)) {
+    switch (fn) {
+#define INGOT_UNARY(E, S) \
+  case UnaryFn::k##E: return run([=](C x) { return unary_float<C>(UnaryFn::k##E, x, alpha, beta); });
+#include "ir/unary_fns.def"
+#undef INGOT_UNARY
+    }
   }
   return unsupported(std::string("[unary] ") + unary_fn_name(fn) + " is not defined for floating-point tensors");
 }
@@ -316,40 +257,17 @@ template <typename C, typename Run> bool with_compare(BinaryFn fn, Run&& run) {
   }
 }
 
-// Arithmetic on floats (C = float or double), torch's definitions.
+// Arithmetic on floats (C = float or double): binary_float (elementwise_math.h)
+// with fn a constant per case.
 template <typename C, typename Run> bool with_float_binary(BinaryFn fn, Run&& run) {
+  if (!binary_float_defined(fn)) return false;
   switch (fn) {
-    case BinaryFn::kAdd: run([](C x, C y) { return x + y; }); return true;
-    case BinaryFn::kSub: run([](C x, C y) { return x - y; }); return true;
-    case BinaryFn::kMul: run([](C x, C y) { return x * y; }); return true;
-    case BinaryFn::kDiv: run([](C x, C y) { return x / y; }); return true;
-    case BinaryFn::kTruncDiv: run([](C x, C y) { return std::trunc(x / y); }); return true;
-    case BinaryFn::kFloorDiv:
-      run([](C x, C y) {  // c10's div_floor_floating
-        if (y == C(0)) return x / y;
-        const C mod = std::fmod(x, y);
-        C div = (x - mod) / y;
-        if (mod != C(0) && (y < C(0)) != (mod < C(0))) div -= C(1);
-        if (div == C(0)) return std::copysign(C(0), x / y);
-        C fl = std::floor(div);
-        if (div - fl > C(0.5)) fl += C(1);
-        return fl;
-      });
-      return true;
-    case BinaryFn::kPow: run([](C x, C y) { return std::pow(x, y); }); return true;
-    case BinaryFn::kMaximum: run([](C x, C y) { return (x != x || y != y) ? x + y : std::max(x, y); }); return true;
-    case BinaryFn::kMinimum: run([](C x, C y) { return (x != x || y != y) ? x + y : std::min(x, y); }); return true;
-    case BinaryFn::kFmod: run([](C x, C y) { return std::fmod(x, y); }); return true;
-    case BinaryFn::kRemainder:
-      run([](C x, C y) {
-        C mod = std::fmod(x, y);
-        if (mod != C(0) && (y < C(0)) != (mod < C(0))) mod += y;
-        return mod;
-      });
-      return true;
-    case BinaryFn::kAtan2: run([](C x, C y) { return std::atan2(x, y); }); return true;
-    default: return false;
+#define INGOT_BINARY(E, S, CMP) \
+  case BinaryFn::k##E: run([](C x, C y) { return binary_float<C>(BinaryFn::k##E, x, y); }); return true;
+#include "ir/binary_fns.def"
+#undef INGOT_BINARY
   }
+  return false;
 }
 
 // Arithmetic on integers (T also bool): wrapping, python-style floor division.

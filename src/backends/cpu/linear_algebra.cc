@@ -1,5 +1,6 @@
 // CPU kernels for matmul (batched, broadcast batch dims) and gemm (alpha, beta,
-// trans_b, broadcast bias). The products are Eigen GEMMs over row-major maps;
+// trans_b, broadcast bias, and the fused epilogue: residual input and activation).
+// The products are Eigen GEMMs over row-major maps;
 // Eigen parallelizes them with OpenMP. Integer products use Eigen's generic
 // (slow but exact) path; fp16/bf16 are staged through float32.
 #include <type_traits>
@@ -90,6 +91,7 @@ template <typename T>
 Status gemm(const GemmAttrs& attrs, const KernelArgs& args) {
   const TensorRef &a = *args.in[0], &b = *args.in[1];
   const TensorRef* bias = args.in.size() > 2 ? args.in[2] : nullptr;
+  const TensorRef* residual = args.in.size() > 3 ? args.in[3] : nullptr;
   TensorRef& out = *args.out[0];
   if (a.rank() < 1 || b.rank() != 2 || out.rank() < 1)
     return invalid_argument("gemm: expects a [..., K] and b 2-d, got " + shape_string(a.shape) + " and " +
@@ -137,13 +139,38 @@ Status gemm(const GemmAttrs& attrs, const KernelArgs& args) {
     if (accumulate) c.noalias() += alpha * (am * bm);
     else c.noalias() = alpha * (am * bm);
   }
+  if (residual) {
+    // Added before the activation, in the accumulation type: act(a@b + bias + residual).
+    if (residual->numel() != out.numel())
+      return invalid_argument("gemm: residual " + shape_string(residual->shape) + " differs from the output " +
+                              shape_string(out.shape));
+    c += ConstMatMap<T>(residual->as<T>(), m, n);
+  }
   return Status::ok_status();
+}
+
+// The fused activation, applied in place by the elementwise family's unary kernel
+// so that a fused Gemm computes exactly what the unfused Unary op would.
+Status apply_activation(const GemmAttrs& attrs, TensorRef& out) {
+  if (attrs.activation < 0) return Status::ok_status();
+  if (!unary_fn_valid(attrs.activation))
+    return invalid_argument("gemm: unknown activation " + std::to_string(attrs.activation));
+  UnaryAttrs act;
+  act.fn = attrs.activation;
+  act.alpha = attrs.activation_alpha;
+  act.beta = attrs.activation_beta;
+  KernelArgs in_place;
+  in_place.in = {&out};
+  in_place.out = {&out};
+  return elementwise(act, in_place);
 }
 
 template <typename T>
 Status dispatch(const OpAttrs& attrs, const KernelArgs& args) {
   if (op_kind(attrs) == OpKind::kMatMul) return matmul<T>(args);
-  return gemm<T>(std::get<GemmAttrs>(attrs), args);
+  const auto& g = std::get<GemmAttrs>(attrs);
+  INGOT_RETURN_IF_ERROR(gemm<T>(g, args));
+  return apply_activation(g, *args.out[0]);
 }
 
 }  // namespace

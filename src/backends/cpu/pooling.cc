@@ -4,7 +4,8 @@
 // case is viewed as 3 spatial dims (missing ones are 1) over a run of "planes"
 // (the flattened leading dims). Index and weight formulas follow torch's CPU
 // kernels (ATen UpSample.h, AdaptivePooling.h, AvgPoolKernel.cpp) so results
-// round the same way.
+// round the same way. Channels-last pools (layout pass) run on channels-first
+// scratch copies.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -260,11 +261,60 @@ Status upsample(const UpsampleAttrs& a, const TensorRef& x, TensorRef& y) {
   return Status::ok_status();
 }
 
+// Channels-last pools ([N, *spatial, C], from the layout pass) run on a
+// channels-first scratch copy: the CPU backend is the reference, not the fast path.
+template <typename T>
+Status channels_last_pool(const OpAttrs& attrs, const TensorRef& x, TensorRef& y) {
+  const char* op = op_name(op_kind(attrs));
+  if (x.rank() < 3 || y.rank() != x.rank() || x.shape[0] != y.shape[0] || x.shape.back() != y.shape.back())
+    return invalid_argument(std::string(op) + ": channels_last expects [N, *spatial, C] input and output with the "
+                            "same N and C; got " + shape_string(x.shape) + " and " + shape_string(y.shape));
+  auto first = [](const std::vector<int64_t>& s) {
+    std::vector<int64_t> r = {s[0], s.back()};
+    r.insert(r.end(), s.begin() + 1, s.end() - 1);
+    return r;
+  };
+  const int64_t n = x.shape[0], c = x.shape.back();
+  const int64_t in_sp = nn::product(x.shape, 1, x.shape.size() - 1), out_sp = nn::product(y.shape, 1, y.shape.size() - 1);
+  T* xc = nn::scratch<T>(static_cast<size_t>(x.numel()), 1);
+  T* yc = nn::scratch<T>(static_cast<size_t>(y.numel()), 2);
+  const T* xs = x.as<T>();
+#pragma omp parallel for schedule(static) if (x.numel() > 65536)
+  for (int64_t ns = 0; ns < n * in_sp; ++ns) {
+    const int64_t b = ns / in_sp, sp = ns % in_sp;
+    for (int64_t ch = 0; ch < c; ++ch) xc[(b * c + ch) * in_sp + sp] = xs[ns * c + ch];
+  }
+  TensorRef xv{xc, x.dtype, first(x.shape)}, yv{yc, y.dtype, first(y.shape)};
+  if (op_kind(attrs) == OpKind::kPool) {
+    PoolAttrs a = std::get<PoolAttrs>(attrs);
+    a.channels_last = false;
+    if (static_cast<int>(a.kernel.size()) != x.rank() - 2)
+      return invalid_argument("pool: channels_last kernel has " + std::to_string(a.kernel.size()) +
+                              " dims for input " + shape_string(x.shape));
+    INGOT_RETURN_IF_ERROR(pool<T>(a, xv, yv));
+  } else {
+    AdaptivePoolAttrs a = std::get<AdaptivePoolAttrs>(attrs);
+    a.channels_last = false;
+    INGOT_RETURN_IF_ERROR(adaptive_pool<T>(a, xv, yv));
+  }
+  T* ys = y.as<T>();
+#pragma omp parallel for schedule(static) if (y.numel() > 65536)
+  for (int64_t ns = 0; ns < n * out_sp; ++ns) {
+    const int64_t b = ns / out_sp, sp = ns % out_sp;
+    for (int64_t ch = 0; ch < c; ++ch) ys[ns * c + ch] = yc[(b * c + ch) * out_sp + sp];
+  }
+  return Status::ok_status();
+}
+
 template <typename T>
 Status dispatch(const OpAttrs& attrs, const TensorRef& x, TensorRef& y) {
   switch (op_kind(attrs)) {
-    case OpKind::kPool: return pool<T>(std::get<PoolAttrs>(attrs), x, y);
-    case OpKind::kAdaptivePool: return adaptive_pool<T>(std::get<AdaptivePoolAttrs>(attrs), x, y);
+    case OpKind::kPool:
+      if (std::get<PoolAttrs>(attrs).channels_last) return channels_last_pool<T>(attrs, x, y);
+      return pool<T>(std::get<PoolAttrs>(attrs), x, y);
+    case OpKind::kAdaptivePool:
+      if (std::get<AdaptivePoolAttrs>(attrs).channels_last) return channels_last_pool<T>(attrs, x, y);
+      return adaptive_pool<T>(std::get<AdaptivePoolAttrs>(attrs), x, y);
     case OpKind::kUpsample: return upsample<T>(std::get<UpsampleAttrs>(attrs), x, y);
     default: return internal_error(std::string("pooling: not a pooling op: ") + op_name(op_kind(attrs)));
   }

@@ -3,33 +3,33 @@
 // additive float mask broadcast to [B.., Hq, L, S], torch's top-left causal mask,
 // and zeros for rows whose every key is masked (torch's SDPA and the CPU kernel).
 //
-// One warp per query row, streaming keys 32 at a time with an online softmax
-// (running max and sum, accumulator rescaled as the max grows), so any key length
-// runs in fixed memory: no workspace, no score matrix. Each lane scores one key of
-// the chunk against the query (held in shared memory), then the warp accumulates
-// the chunk's values, each lane owning Ev/32 output columns. The warps of a block
-// take consecutive query rows of one head, so K and V rows are shared through L1.
+// This file parses the step, picks a tactic and holds the fallback tactic. The
+// tactics, in tie-break order (attention_tactics): "flash" (tensor cores,
+// attention_flash.cu), "gemm" (cuBLASLt + softmax, attention_gemm.cu) and "rows"
+// (below). "" runs the first one that supports the step; the choice and any
+// library descriptors are built on the first run and cached in the step state.
+//
+// rows: one warp per query row, streaming keys 32 at a time with an online
+// softmax (running max and sum, accumulator rescaled as the max grows), so any
+// key length runs in fixed memory: no workspace, no score matrix. Each lane
+// scores one key of the chunk against the query (held in shared memory), then
+// the warp accumulates the chunk's values, each lane owning Ev/32 output columns.
 #include <string>
 
-#include "backends/cuda/cuda_util.cuh"
+#include "backends/cuda/attention_common.cuh"
 
 namespace ingot::cuda {
 namespace {
 
 constexpr int kWarps = 4;
 
-struct AttnParams {
+struct RowsParams {
   int64_t hq = 0, hkv = 0, L = 0, S = 0, E = 0, Ev = 0;
   int64_t heads = 0;  // batch * hq
   float scale = 1.f;
   bool causal = false;
   bool vec_k = false;  // key rows can be read with 16-byte loads
-  // Mask: kind 0 none, 1 bool, 2 additive (same dtype as q); strides over [B.., Hq, L, S].
-  int mask_kind = 0;
-  const void* mask = nullptr;
-  int lead_rank = 0;  // dims of [B.., Hq]
-  int64_t lead_dims[kMaxRank] = {}, lead_strides[kMaxRank] = {};
-  int64_t ms_l = 0, ms_s = 0;
+  AttnMask mask;
 };
 
 // q . k_row over E elements; 16-byte loads of the key row when `vec` (E * sizeof(T)
@@ -53,9 +53,9 @@ __device__ __forceinline__ float dot_row(const float* __restrict__ qs, const T* 
 }
 
 template <typename T, int kPerLane>
-__global__ void __launch_bounds__(kWarps * 32) attention_kernel(const T* __restrict__ q, const T* __restrict__ k,
-                                                                const T* __restrict__ v, T* __restrict__ out,
-                                                                AttnParams p) {
+__global__ void __launch_bounds__(kWarps * 32) rows_kernel(const T* __restrict__ q, const T* __restrict__ k,
+                                                           const T* __restrict__ v, T* __restrict__ out,
+                                                           RowsParams p) {
   extern __shared__ float q_smem[];  // [kWarps][E]
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   float* qs = q_smem + warp * p.E;
@@ -71,15 +71,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(const T* __restr
     __syncwarp();
     for (int64_t e = lane; e < p.E; e += 32) qs[e] = widen(qr[e]);
     __syncwarp();
-    int64_t mask_base = 0;
-    if (p.mask_kind) {
-      int64_t rem = bh;
-      for (int d = p.lead_rank - 1; d >= 0; --d) {
-        mask_base += (rem % p.lead_dims[d]) * p.lead_strides[d];
-        rem /= p.lead_dims[d];
-      }
-      mask_base += i * p.ms_l;
-    }
+    const int64_t mask_base = p.mask.kind ? p.mask.base(bh) + i * p.mask.ms_l : 0;
     float acc[kPerLane];
 #pragma unroll
     for (int t = 0; t < kPerLane; ++t) acc[t] = 0.f;
@@ -90,10 +82,10 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(const T* __restr
       float s = -INFINITY;
       if (j < s_end) {
         s = dot_row(qs, kh + j * p.E, p.E, p.vec_k) * p.scale;
-        if (p.mask_kind == 1) {
-          if (!static_cast<const bool*>(p.mask)[mask_base + j * p.ms_s]) s = -INFINITY;
-        } else if (p.mask_kind == 2) {
-          s += widen(static_cast<const T*>(p.mask)[mask_base + j * p.ms_s]);
+        if (p.mask.kind == 1) {
+          if (!static_cast<const bool*>(p.mask.data)[mask_base + j * p.mask.ms_s]) s = -INFINITY;
+        } else if (p.mask.kind == 2) {
+          s += widen(static_cast<const T*>(p.mask.data)[mask_base + j * p.mask.ms_s]);
         }
       }
       const float chunk_max = warp_all_reduce(s, [](float a, float c) { return fmaxf(a, c); });
@@ -127,40 +119,36 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(const T* __restr
 }
 
 template <typename T, int kPerLane>
-Status launch(const DeviceTensor& q, const DeviceTensor& k, const DeviceTensor& v, DeviceTensor& out,
-              const AttnParams& p, cudaStream_t stream) {
+Status rows_launch_typed(const KernelArgs& args, const RowsParams& p) {
   const size_t smem = static_cast<size_t>(kWarps) * p.E * sizeof(float);
-  if (smem > 48 * 1024) return unsupported("[cuda attention] head size " + std::to_string(p.E) + " is too large");
+  if (smem > 48 * 1024) return unsupported("[cuda attention] rows: head size " + std::to_string(p.E) + " is too large");
   const int64_t jobs = p.heads * ((p.L + kWarps - 1) / kWarps);
   const unsigned grid = static_cast<unsigned>(jobs < (1LL << 30) ? jobs : (1LL << 30));
-  attention_kernel<T, kPerLane><<<grid, kWarps * 32, smem, stream>>>(
-      static_cast<const T*>(q.data), static_cast<const T*>(k.data), static_cast<const T*>(v.data),
-      static_cast<T*>(out.data), p);
-  INGOT_CUDA_CHECK_LAUNCH("attention");
+  rows_kernel<T, kPerLane><<<grid, kWarps * 32, smem, args.stream>>>(
+      static_cast<const T*>(args.in[0]->data), static_cast<const T*>(args.in[1]->data),
+      static_cast<const T*>(args.in[2]->data), static_cast<T*>(args.out[0]->data), p);
+  INGOT_CUDA_CHECK_LAUNCH("attention (rows)");
   return {};
 }
 
 template <typename T>
-Status launch_for_ev(const DeviceTensor& q, const DeviceTensor& k, const DeviceTensor& v, DeviceTensor& out,
-                     const AttnParams& p, cudaStream_t stream) {
-  if (p.Ev <= 64) return launch<T, 2>(q, k, v, out, p, stream);
-  if (p.Ev <= 128) return launch<T, 4>(q, k, v, out, p, stream);
-  if (p.Ev <= 256) return launch<T, 8>(q, k, v, out, p, stream);
-  if (p.Ev <= 512) return launch<T, 16>(q, k, v, out, p, stream);
-  return unsupported("[cuda attention] value head size " + std::to_string(p.Ev) + " is above 512");
+Status rows_for_ev(const KernelArgs& args, const RowsParams& p) {
+  if (p.Ev <= 64) return rows_launch_typed<T, 2>(args, p);
+  if (p.Ev <= 128) return rows_launch_typed<T, 4>(args, p);
+  if (p.Ev <= 256) return rows_launch_typed<T, 8>(args, p);
+  if (p.Ev <= 512) return rows_launch_typed<T, 16>(args, p);
+  return unsupported("[cuda attention] rows: value head size " + std::to_string(p.Ev) + " is above 512");
 }
 
-}  // namespace
-
-Status attention(const OpAttrs& attrs, const KernelArgs& args) {
+// Parses and checks the step's shapes and mask into an AttnProblem.
+Result<AttnProblem> parse_problem(const OpAttrs& attrs, const KernelArgs& args) {
   if (op_kind(attrs) != OpKind::kAttention)
     return internal_error(std::string("[cuda attention] not an attention op: ") + op_name(op_kind(attrs)));
   if (args.in.size() < 3 || !args.in[0] || !args.in[1] || !args.in[2] || args.out.size() != 1 || !args.out[0])
     return invalid_argument("[cuda attention] expects inputs (q, k, v, mask?) and one output");
   const auto& a = std::get<AttentionAttrs>(attrs);
-  const DeviceTensor &q = *args.in[0], &k = *args.in[1], &v = *args.in[2];
+  const DeviceTensor &q = *args.in[0], &k = *args.in[1], &v = *args.in[2], &out = *args.out[0];
   const DeviceTensor* mask = args.in.size() > 3 ? args.in[3] : nullptr;
-  DeviceTensor& out = *args.out[0];
   const int r = q.rank();
   if (r < 3 || k.rank() != r || v.rank() != r || out.rank() != r)
     return invalid_argument("[cuda attention] q, k, v and out must share a rank >= 3; got q " + shape_str(q.shape) +
@@ -168,26 +156,27 @@ Status attention(const OpAttrs& attrs, const KernelArgs& args) {
   if (k.dtype != q.dtype || v.dtype != q.dtype || out.dtype != q.dtype)
     return unsupported(std::string("[cuda attention] mixed dtypes ") + dtype_name(q.dtype) + ", " +
                        dtype_name(k.dtype) + ", " + dtype_name(v.dtype));
-  AttnParams p;
+  if (q.dtype != DType::kFloat32 && q.dtype != DType::kFloat16 && q.dtype != DType::kBFloat16)
+    return unsupported(std::string("[cuda attention] dtype ") + dtype_name(q.dtype) + " is not supported on cuda");
+  AttnProblem p;
+  p.dtype = q.dtype;
   p.hq = q.shape[r - 3];
   p.L = q.shape[r - 2];
   p.E = q.shape[r - 1];
   p.hkv = k.shape[r - 3];
   p.S = k.shape[r - 2];
   p.Ev = v.shape[r - 1];
-  const int64_t batch = product(q.shape, 0, r - 3);
+  p.batch = product(q.shape, 0, r - 3);
   const bool ok = k.shape[r - 1] == p.E && v.shape[r - 3] == p.hkv && v.shape[r - 2] == p.S && p.hkv > 0 &&
-                  p.hq % p.hkv == 0 && product(k.shape, 0, r - 3) == batch && product(v.shape, 0, r - 3) == batch &&
-                  out.numel() == batch * p.hq * p.L * p.Ev && out.shape[r - 1] == p.Ev;
+                  p.hq % p.hkv == 0 && product(k.shape, 0, r - 3) == p.batch &&
+                  product(v.shape, 0, r - 3) == p.batch && out.numel() == p.batch * p.hq * p.L * p.Ev &&
+                  out.shape[r - 1] == p.Ev;
   if (!ok)
     return invalid_argument("[cuda attention] inconsistent shapes q " + shape_str(q.shape) + ", k " +
                             shape_str(k.shape) + ", v " + shape_str(v.shape) + ", out " + shape_str(out.shape));
-  p.heads = batch * p.hq;
+  p.heads = p.batch * p.hq;
   p.scale = static_cast<float>(a.scale);
   p.causal = a.is_causal;
-  p.vec_k = (p.E * static_cast<int64_t>(dtype_size(k.dtype))) % 16 == 0 &&
-            reinterpret_cast<uintptr_t>(k.data) % 16 == 0;
-  if (out.numel() == 0) return {};
   if (mask) {
     std::vector<int64_t> full(q.shape.begin(), q.shape.end() - 1);
     full.push_back(p.S);
@@ -204,30 +193,159 @@ Status attention(const OpAttrs& attrs, const KernelArgs& args) {
       mstride[fd] = mask->shape[d] == 1 ? 0 : stride;
       stride *= mask->shape[d];
     }
-    if (mask->dtype == DType::kBool) p.mask_kind = 1;
-    else if (mask->dtype == q.dtype) p.mask_kind = 2;
+    if (mask->dtype == DType::kBool) p.mask.kind = 1;
+    else if (mask->dtype == q.dtype) p.mask.kind = 2;
     else
       return unsupported(std::string("[cuda attention] mask dtype ") + dtype_name(mask->dtype) + " with q dtype " +
                          dtype_name(q.dtype));
-    p.mask = mask->data;
-    p.lead_rank = static_cast<int>(full.size()) - 2;
-    if (p.lead_rank > kMaxRank) return unsupported("[cuda attention] too many batch dims");
-    for (int d = 0; d < p.lead_rank; ++d) {
-      p.lead_dims[d] = full[d];
-      p.lead_strides[d] = mstride[d];
+    p.mask.lead_rank = static_cast<int>(full.size()) - 2;
+    if (p.mask.lead_rank > kMaxRank) return unsupported("[cuda attention] too many batch dims");
+    for (int d = 0; d < p.mask.lead_rank; ++d) {
+      p.mask.lead_dims[d] = full[d];
+      p.mask.lead_strides[d] = mstride[d];
     }
-    p.ms_l = mstride[full.size() - 2];
-    p.ms_s = mstride[full.size() - 1];
+    p.mask.ms_l = mstride[full.size() - 2];
+    p.mask.ms_s = mstride[full.size() - 1];
   }
-  switch (q.dtype) {
-    case DType::kFloat32: return launch_for_ev<float>(q, k, v, out, p, args.stream);
-    case DType::kFloat16: return launch_for_ev<__half>(q, k, v, out, p, args.stream);
-    case DType::kBFloat16: return launch_for_ev<__nv_bfloat16>(q, k, v, out, p, args.stream);
+  return p;
+}
+
+enum class Tactic { kFlash, kGemm, kRows };
+
+Result<Tactic> parse_tactic(const std::string& t) {
+  if (t == "flash") return Tactic::kFlash;
+  if (t == "gemm") return Tactic::kGemm;
+  if (t == "rows") return Tactic::kRows;
+  return invalid_argument("[cuda attention] unknown tactic '" + t + "' (expected flash, gemm, rows or empty)");
+}
+
+// Whether a tactic can run this problem with these arguments (ok or the reason why not).
+Status tactic_supports(Tactic t, const AttnProblem& p, const KernelArgs& args) {
+  switch (t) {
+    case Tactic::kFlash:
+      INGOT_RETURN_IF_ERROR(flash_check(p));
+      if (!flash_aligned(args))
+        return unsupported("[cuda attention] flash: q, k, v and out must be 16-byte aligned");
+      return {};
+    case Tactic::kGemm: return gemm_check(p, args.workspace_bytes);
+    case Tactic::kRows: return {};
+  }
+  return internal_error("[cuda attention] bad tactic");
+}
+
+// The step's cached choice: problem, tactic and (gemm) the cuBLASLt plan.
+struct AttentionState final : StepState {
+  AttnProblem problem;
+  Tactic tactic = Tactic::kRows;
+  std::unique_ptr<StepState> gemm_plan;
+};
+
+Result<std::unique_ptr<AttentionState>> build_state(const OpAttrs& attrs, const KernelArgs& args) {
+  auto st = std::make_unique<AttentionState>();
+  INGOT_ASSIGN_OR_RETURN(st->problem, parse_problem(attrs, args));
+  const AttnProblem& p = st->problem;
+  if (args.tactic.empty()) {
+    st->tactic = Tactic::kRows;
+    for (Tactic t : {Tactic::kFlash, Tactic::kGemm}) {
+      if (tactic_supports(t, p, args).ok()) {
+        st->tactic = t;
+        break;
+      }
+    }
+  } else {
+    INGOT_ASSIGN_OR_RETURN(st->tactic, parse_tactic(args.tactic));
+    INGOT_RETURN_IF_ERROR(tactic_supports(st->tactic, p, args));
+  }
+  if (st->tactic == Tactic::kFlash) INGOT_RETURN_IF_ERROR(flash_prepare(p));
+  if (st->tactic == Tactic::kGemm) {
+    auto plan = gemm_prepare(p, args);
+    if (!plan.ok()) {
+      if (!args.tactic.empty()) return plan.status();
+      st->tactic = Tactic::kRows;  // default choice: cuBLASLt had no algorithm, fall back
+    } else {
+      st->gemm_plan = std::move(plan).value();
+    }
+  }
+  return Result<std::unique_ptr<AttentionState>>(std::move(st));
+}
+
+}  // namespace
+
+Status rows_launch(const AttnProblem& ap, const KernelArgs& args) {
+  RowsParams p;
+  p.hq = ap.hq;
+  p.hkv = ap.hkv;
+  p.L = ap.L;
+  p.S = ap.S;
+  p.E = ap.E;
+  p.Ev = ap.Ev;
+  p.heads = ap.heads;
+  p.scale = ap.scale;
+  p.causal = ap.causal;
+  p.mask = ap.mask;
+  p.vec_k = (p.E * static_cast<int64_t>(dtype_size(ap.dtype))) % 16 == 0 &&
+            reinterpret_cast<uintptr_t>(args.in[1]->data) % 16 == 0;
+  switch (ap.dtype) {
+    case DType::kFloat32: return rows_for_ev<float>(args, p);
+    case DType::kFloat16: return rows_for_ev<__half>(args, p);
+    case DType::kBFloat16: return rows_for_ev<__nv_bfloat16>(args, p);
     default:
-      return unsupported(std::string("[cuda attention] dtype ") + dtype_name(q.dtype) + " is not supported on cuda");
+      return unsupported(std::string("[cuda attention] dtype ") + dtype_name(ap.dtype) + " is not supported on cuda");
   }
 }
 
-std::vector<std::string> attention_tactics(const OpAttrs&, const KernelArgs&) { return {}; }
+Status attention(const OpAttrs& attrs, const KernelArgs& args) {
+  std::unique_ptr<AttentionState> scratch;
+  AttentionState* st = nullptr;
+  if (args.state && *args.state) st = dynamic_cast<AttentionState*>(args.state->get());
+  if (!st) {
+    INGOT_ASSIGN_OR_RETURN(scratch, build_state(attrs, args));
+    st = scratch.get();
+    if (args.state) *args.state = std::move(scratch);
+  }
+  const AttnProblem& cached = st->problem;
+  if (args.out[0]->numel() == 0) return {};
+  // Pointers may differ between runs (bound inputs and outputs): refresh the mask's.
+  AttnProblem p = cached;
+  if (p.mask.kind) {
+    if (args.in.size() < 4 || !args.in[3]) return invalid_argument("[cuda attention] the mask input went missing");
+    p.mask.data = args.in[3]->data;
+  }
+  switch (st->tactic) {
+    case Tactic::kFlash:
+      // The state was built for aligned pointers; rebound unaligned ones take the fallback.
+      if (flash_aligned(args)) return flash_launch(p, args);
+      return rows_launch(p, args);
+    case Tactic::kGemm:
+      if (gemm_plan_fits(*st->gemm_plan, args)) return gemm_launch(*st->gemm_plan, p, args);
+      return rows_launch(p, args);
+    case Tactic::kRows: return rows_launch(p, args);
+  }
+  return internal_error("[cuda attention] bad tactic");
+}
+
+std::vector<std::string> attention_tactics(const OpAttrs& attrs, const KernelArgs& args) {
+  auto parsed = parse_problem(attrs, args);
+  if (!parsed.ok()) return {};
+  const AttnProblem& p = parsed.value();
+  std::vector<std::string> tactics;
+  if (flash_check(p).ok()) tactics.push_back("flash");
+  tactics.push_back("gemm");  // its workspace is sized for it when the tuner picks it
+  tactics.push_back("rows");
+  return tactics;
+}
+
+// Workspace of an attention step: the gemm tactic's score matrix (plus cuBLASLt's
+// scratch) when it is asked for, or is the default (flash cannot run the step).
+// The default only takes it up to 256 MiB; above that it falls back to rows.
+size_t attention_workspace_size(const OpAttrs& attrs, const KernelArgs& args) {
+  auto parsed = parse_problem(attrs, args);
+  if (!parsed.ok()) return 0;
+  const AttnProblem& p = parsed.value();
+  const size_t gemm_bytes = gemm_attention_workspace(p);
+  if (args.tactic == "gemm") return gemm_bytes;
+  if (args.tactic.empty() && !flash_check(p).ok() && gemm_bytes <= (size_t{256} << 20)) return gemm_bytes;
+  return 0;
+}
 
 }  // namespace ingot::cuda

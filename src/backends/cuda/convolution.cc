@@ -1,12 +1,31 @@
-// Convolutions on the GPU through cuDNN 9: forward convolution (grouped and
-// depthwise included) and transposed convolution (cuDNN's backward-data), NCHW,
-// 1-d convolutions as 2-d with a unit height. The algorithm comes from cuDNN's
-// heuristics once per step and context; the bias is added with cudnnAddTensor.
-// fp32 convolutions run without TF32 unless the engine was built with --allow-tf32.
+// Convolutions on the GPU through cuDNN 9's legacy API: forward convolution
+// (grouped and depthwise included) and transposed convolution (cuDNN's
+// backward-data), NCHW or, for 2-d convs the layout pass marked channels_last,
+// NHWC tensors with KRSC filters (the tensor-core layout: no internal
+// transposes). 1-d convolutions run as 2-d with a unit height.
+//
+// Epilogue (ops.def: y = act(conv(x, w) + bias + residual)): where cuDNN can,
+// one cudnnConvolutionBiasActivationForward call does it all,
+// y = act(alpha1 * conv + alpha2 * z + bias) with z the residual (alpha2 = 1) or y
+// itself with alpha2 = 0. That call needs a bias and takes only RELU, or IDENTITY
+// with the IMPLICIT_PRECOMP_GEMM algorithm; everything else (other activations,
+// no bias, other algorithms, transposed convs) is the plain convolution followed
+// by our epilogue kernel (conv_epilogue.cu) in one extra pass. If cuDNN refuses
+// the fused call on the first run (a dtype or algorithm it does not fuse), the
+// step falls back to the plain path for good; the first run is never captured.
+//
+// The algorithm is cuDNN's heuristic best within the workspace, or the tuner's
+// tactic ("algo:<cudnnConvolutionFwdAlgo_t>", backward-data algorithms for
+// transposed convs). fp32 convolutions run without TF32 unless the engine was
+// built with --allow-tf32.
 #include <cudnn.h>
 
+#include <cmath>
+#include <limits>
+#include <string>
 #include <vector>
 
+#include "backends/cuda/conv_epilogue.h"
 #include "backends/cuda/cuda_common.h"
 
 namespace ingot::cuda {
@@ -43,18 +62,29 @@ std::vector<int> spatial(const std::vector<int64_t>& v, size_t n, int fill) {
   return out;
 }
 
+bool relu_like(const ConvAttrs& c) {
+  if (c.activation == static_cast<int64_t>(UnaryFn::kRelu)) return true;
+  return c.activation == static_cast<int64_t>(UnaryFn::kClamp) && c.activation_alpha == 0.0 &&
+         std::isinf(c.activation_beta) && c.activation_beta > 0;
+}
+
 struct ConvState final : StepState {
   cudnnTensorDescriptor_t x = nullptr, y = nullptr, bias = nullptr;
   cudnnFilterDescriptor_t w = nullptr;
   cudnnConvolutionDescriptor_t conv = nullptr;
+  cudnnActivationDescriptor_t act = nullptr;
   cudnnConvolutionFwdAlgo_t fwd_algo{};
   cudnnConvolutionBwdDataAlgo_t bwd_algo{};
+  bool fused = false;      // one cudnnConvolutionBiasActivationForward call
+  bool first_run = true;   // the fused call may still fall back to the plain path
+  ConvEpilogue epilogue;   // what the epilogue kernel adds after cuDNN (nothing when empty)
   ~ConvState() override {
     if (x) cudnnDestroyTensorDescriptor(x);
     if (y) cudnnDestroyTensorDescriptor(y);
     if (bias) cudnnDestroyTensorDescriptor(bias);
     if (w) cudnnDestroyFilterDescriptor(w);
     if (conv) cudnnDestroyConvolutionDescriptor(conv);
+    if (act) cudnnDestroyActivationDescriptor(act);
   }
 };
 
@@ -65,68 +95,199 @@ Status set_tensor(cudnnTensorDescriptor_t* d, cudnnDataType_t t, const std::vect
                     "cudnnSetTensorNdDescriptor");
 }
 
-Result<std::unique_ptr<ConvState>> prepare(const ConvAttrs& c, const KernelArgs& args) {
+// An NHWC tensor [N, H, W, C] described with cuDNN's logical NCHW dims.
+Status set_nhwc_tensor(cudnnTensorDescriptor_t* d, cudnnDataType_t t, const std::vector<int64_t>& s) {
+  DNN_RETURN_IF_ERROR(cudnnCreateTensorDescriptor(d));
+  return dnn_status(cudnnSetTensor4dDescriptor(*d, CUDNN_TENSOR_NHWC, t, static_cast<int>(s[0]), static_cast<int>(s[3]),
+                                               static_cast<int>(s[1]), static_cast<int>(s[2])),
+                    "cudnnSetTensor4dDescriptor");
+}
+
+// Builds the tensor, filter and convolution descriptors (no algorithm yet).
+Status describe(const ConvAttrs& c, const KernelArgs& args, ConvState& st) {
+  if (args.in.size() < 2 || !args.in[0] || !args.in[1] || args.out.size() != 1 || !args.out[0])
+    return internal_error("[cuda conv] expects inputs (x, weight, bias?, residual?) and one output");
   const DeviceTensor& x = *args.in[0];
   const DeviceTensor& w = *args.in[1];
   const DeviceTensor* b = args.in.size() > 2 ? args.in[2] : nullptr;
+  const DeviceTensor* r = args.in.size() > 3 ? args.in[3] : nullptr;
   const DeviceTensor& y = *args.out[0];
   if (x.rank() < 3 || x.rank() > 5) return unsupported("cuDNN convolution needs 1-d, 2-d or 3-d input");
+  if (w.rank() != x.rank() || y.rank() != x.rank())
+    return invalid_argument("[cuda conv] weight and output must have the input's rank");
+  for (const DeviceTensor* t : {&w, b, r, &y})
+    if (t && t->dtype != x.dtype)
+      return unsupported(std::string("[cuda conv] mixed dtypes ") + dtype_name(x.dtype) + " and " + dtype_name(t->dtype));
+  if (r && r->shape != y.shape) return invalid_argument("[cuda conv] residual shape differs from the output's");
+  if (c.channels_last && (x.rank() != 4 || c.transposed))
+    return unsupported("[cuda conv] channels_last is implemented for 2-d, non-transposed convolutions only");
+  const int64_t cout = c.channels_last ? y.shape.back() : y.shape[1];
+  if (b && b->numel() != cout) return invalid_argument("[cuda conv] bias does not match the output channels");
+  if (c.activation >= 0 && !conv_epilogue_supports(c.activation))
+    return unsupported("[cuda conv] fused activation " + std::to_string(c.activation) + " is not supported");
   INGOT_ASSIGN_OR_RETURN(cudnnDataType_t t, dnn_type(x.dtype));
-  auto st = std::make_unique<ConvState>();
-  const std::vector<int> xd = dims4(x.shape), yd = dims4(y.shape), wd = dims4(w.shape);
-  const size_t nsp = xd.size() - 2;
-  INGOT_RETURN_IF_ERROR(set_tensor(&st->x, t, xd));
-  INGOT_RETURN_IF_ERROR(set_tensor(&st->y, t, yd));
-  DNN_RETURN_IF_ERROR(cudnnCreateFilterDescriptor(&st->w));
-  DNN_RETURN_IF_ERROR(cudnnSetFilterNdDescriptor(st->w, t, CUDNN_TENSOR_NCHW, static_cast<int>(wd.size()), wd.data()));
+
+  size_t nsp = 0;
+  if (c.channels_last) {
+    nsp = 2;
+    INGOT_RETURN_IF_ERROR(set_nhwc_tensor(&st.x, t, x.shape));
+    INGOT_RETURN_IF_ERROR(set_nhwc_tensor(&st.y, t, y.shape));
+    // Weight [Cout, kh, kw, Cin/g] is cuDNN's KRSC ("NHWC" filter); dims stay KCRS.
+    const int wd[4] = {static_cast<int>(w.shape[0]), static_cast<int>(w.shape[3]), static_cast<int>(w.shape[1]),
+                       static_cast<int>(w.shape[2])};
+    DNN_RETURN_IF_ERROR(cudnnCreateFilterDescriptor(&st.w));
+    DNN_RETURN_IF_ERROR(cudnnSetFilterNdDescriptor(st.w, t, CUDNN_TENSOR_NHWC, 4, wd));
+  } else {
+    const std::vector<int> xd = dims4(x.shape), yd = dims4(y.shape), wd = dims4(w.shape);
+    nsp = xd.size() - 2;
+    INGOT_RETURN_IF_ERROR(set_tensor(&st.x, t, xd));
+    INGOT_RETURN_IF_ERROR(set_tensor(&st.y, t, yd));
+    DNN_RETURN_IF_ERROR(cudnnCreateFilterDescriptor(&st.w));
+    DNN_RETURN_IF_ERROR(
+        cudnnSetFilterNdDescriptor(st.w, t, CUDNN_TENSOR_NCHW, static_cast<int>(wd.size()), wd.data()));
+  }
   std::vector<int> pad = spatial(c.padding, nsp, 0), stride = spatial(c.stride, nsp, 1),
                    dil = spatial(c.dilation, nsp, 1);
-  DNN_RETURN_IF_ERROR(cudnnCreateConvolutionDescriptor(&st->conv));
-  DNN_RETURN_IF_ERROR(cudnnSetConvolutionNdDescriptor(st->conv, static_cast<int>(nsp), pad.data(), stride.data(),
+  if (pad.size() != nsp || stride.size() != nsp || dil.size() != nsp)
+    return invalid_argument("[cuda conv] stride/padding/dilation do not match the spatial rank");
+  DNN_RETURN_IF_ERROR(cudnnCreateConvolutionDescriptor(&st.conv));
+  DNN_RETURN_IF_ERROR(cudnnSetConvolutionNdDescriptor(st.conv, static_cast<int>(nsp), pad.data(), stride.data(),
                                                       dil.data(), CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-  DNN_RETURN_IF_ERROR(cudnnSetConvolutionGroupCount(st->conv, static_cast<int>(c.groups)));
+  DNN_RETURN_IF_ERROR(cudnnSetConvolutionGroupCount(st.conv, static_cast<int>(c.groups)));
   cudnnMathType_t math = CUDNN_TENSOR_OP_MATH;
   if (x.dtype == DType::kFloat32) math = args.allow_tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
-  DNN_RETURN_IF_ERROR(cudnnSetConvolutionMathType(st->conv, math));
+  DNN_RETURN_IF_ERROR(cudnnSetConvolutionMathType(st.conv, math));
   if (b) {
-    std::vector<int> bd(xd.size(), 1);
+    // [1, C, 1, 1] (fully packed: the same bytes in either layout).
+    std::vector<int> bd(c.channels_last ? 4 : dims4(x.shape).size(), 1);
     bd[1] = static_cast<int>(b->numel());
-    INGOT_RETURN_IF_ERROR(set_tensor(&st->bias, t, bd));
+    INGOT_RETURN_IF_ERROR(set_tensor(&st.bias, t, bd));
   }
+  return {};
+}
 
+// An algorithm cuDNN rates usable for the problem, with the math type it was rated with.
+struct Candidate {
+  int algo;
+  cudnnMathType_t math;
+};
+
+// Usable algorithms in cuDNN's heuristic order, each once: status success, within
+// the workspace, and no tensor-op math for fp32 unless TF32 is allowed.
+Result<std::vector<Candidate>> candidates(const ConvAttrs& c, const KernelArgs& args, const ConvState& st) {
   constexpr int kMaxAlgos = 16;
+  const bool fp32_strict = args.in[0]->dtype == DType::kFloat32 && !args.allow_tf32;
+  std::vector<Candidate> out;
+  auto take = [&](int algo, cudnnStatus_t status, size_t memory, cudnnMathType_t math) {
+    if (status != CUDNN_STATUS_SUCCESS || memory > args.workspace_bytes) return;
+    if (fp32_strict && math == CUDNN_TENSOR_OP_MATH) return;
+    for (const Candidate& k : out)
+      if (k.algo == algo) return;
+    out.push_back({algo, math});
+  };
   int found = 0;
   if (!c.transposed) {
     cudnnConvolutionFwdAlgoPerf_t perf[kMaxAlgos];
-    DNN_RETURN_IF_ERROR(cudnnGetConvolutionForwardAlgorithm_v7(args.handles->cudnn, st->x, st->w, st->conv, st->y,
+    DNN_RETURN_IF_ERROR(cudnnGetConvolutionForwardAlgorithm_v7(args.handles->cudnn, st.x, st.w, st.conv, st.y,
                                                                kMaxAlgos, &found, perf));
-    bool ok = false;
-    for (int i = 0; i < found && !ok; ++i) {
-      if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > args.workspace_bytes) continue;
-      if (x.dtype == DType::kFloat32 && !args.allow_tf32 && perf[i].mathType == CUDNN_TENSOR_OP_MATH) continue;
-      st->fwd_algo = perf[i].algo;
-      // cuDNN requires the descriptor's math type to be the one the algorithm was rated with.
-      DNN_RETURN_IF_ERROR(cudnnSetConvolutionMathType(st->conv, perf[i].mathType));
-      ok = true;
-    }
-    if (!ok) return unsupported("cuDNN found no convolution algorithm within the workspace");
+    for (int i = 0; i < found; ++i) take(perf[i].algo, perf[i].status, perf[i].memory, perf[i].mathType);
   } else {
     // y = conv_transpose(x, w) is the gradient of a convolution with respect to its input:
     // the filter descriptor describes w as [Cin, Cout/g, k...] with x in the "dy" role.
     cudnnConvolutionBwdDataAlgoPerf_t perf[kMaxAlgos];
-    DNN_RETURN_IF_ERROR(cudnnGetConvolutionBackwardDataAlgorithm_v7(args.handles->cudnn, st->w, st->x, st->conv,
-                                                                    st->y, kMaxAlgos, &found, perf));
-    bool ok = false;
-    for (int i = 0; i < found && !ok; ++i) {
-      if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > args.workspace_bytes) continue;
-      if (x.dtype == DType::kFloat32 && !args.allow_tf32 && perf[i].mathType == CUDNN_TENSOR_OP_MATH) continue;
-      st->bwd_algo = perf[i].algo;
-      DNN_RETURN_IF_ERROR(cudnnSetConvolutionMathType(st->conv, perf[i].mathType));
-      ok = true;
+    DNN_RETURN_IF_ERROR(cudnnGetConvolutionBackwardDataAlgorithm_v7(args.handles->cudnn, st.w, st.x, st.conv, st.y,
+                                                                    kMaxAlgos, &found, perf));
+    for (int i = 0; i < found; ++i) take(perf[i].algo, perf[i].status, perf[i].memory, perf[i].mathType);
+  }
+  return out;
+}
+
+std::string tactic_name(int algo) { return "algo:" + std::to_string(algo); }
+
+Result<int> parse_tactic(const std::string& tactic) {
+  const std::string prefix = "algo:";
+  if (tactic.compare(0, prefix.size(), prefix) != 0 || tactic.size() == prefix.size())
+    return invalid_argument("[cuda conv] unknown tactic '" + tactic + "' (expected algo:<int>)");
+  int value = 0;
+  for (size_t i = prefix.size(); i < tactic.size(); ++i) {
+    if (tactic[i] < '0' || tactic[i] > '9' || value > 1000)
+      return invalid_argument("[cuda conv] unknown tactic '" + tactic + "' (expected algo:<int>)");
+    value = value * 10 + (tactic[i] - '0');
+  }
+  return value;
+}
+
+// The plain-path epilogue: bias, residual and activation all in our kernel.
+ConvEpilogue full_epilogue(const ConvAttrs& c, const KernelArgs& args) {
+  const DeviceTensor& y = *args.out[0];
+  ConvEpilogue e;
+  e.elements = y.numel();
+  e.channels_last = c.channels_last;
+  e.channels = c.channels_last ? y.shape.back() : y.shape[1];
+  e.inner = 1;
+  if (!c.channels_last)
+    for (size_t i = 2; i < y.shape.size(); ++i) e.inner *= y.shape[i];
+  e.bias = args.in.size() > 2 && args.in[2] ? args.in[2]->data : nullptr;
+  e.residual = args.in.size() > 3 && args.in[3] ? args.in[3]->data : nullptr;
+  e.activation = c.activation;
+  e.alpha = static_cast<float>(c.activation_alpha);
+  e.beta = static_cast<float>(c.activation_beta);
+  return e;
+}
+
+Result<std::unique_ptr<ConvState>> prepare(const ConvAttrs& c, const KernelArgs& args) {
+  auto st = std::make_unique<ConvState>();
+  INGOT_RETURN_IF_ERROR(describe(c, args, *st));
+  INGOT_ASSIGN_OR_RETURN(std::vector<Candidate> usable, candidates(c, args, *st));
+  if (usable.empty())
+    return unsupported(std::string("cuDNN found no ") + (c.transposed ? "transposed-" : "") +
+                       "convolution algorithm within the workspace");
+  Candidate chosen = usable.front();
+  if (!args.tactic.empty()) {
+    INGOT_ASSIGN_OR_RETURN(int algo, parse_tactic(args.tactic));
+    bool found = false;
+    for (const Candidate& k : usable)
+      if (k.algo == algo) { chosen = k; found = true; break; }
+    if (!found) {
+      std::string list;
+      for (const Candidate& k : usable) list += (list.empty() ? "" : ", ") + tactic_name(k.algo);
+      return invalid_argument("[cuda conv] tactic '" + args.tactic + "' is not usable for this convolution (usable: " +
+                              list + ")");
     }
-    if (!ok) return unsupported("cuDNN found no transposed-convolution algorithm within the workspace");
+  }
+  // cuDNN requires the descriptor's math type to be the one the algorithm was rated with.
+  DNN_RETURN_IF_ERROR(cudnnSetConvolutionMathType(st->conv, chosen.math));
+  if (c.transposed) st->bwd_algo = static_cast<cudnnConvolutionBwdDataAlgo_t>(chosen.algo);
+  else st->fwd_algo = static_cast<cudnnConvolutionFwdAlgo_t>(chosen.algo);
+
+  const bool has_bias = args.in.size() > 2 && args.in[2];
+  const bool relu = relu_like(c);
+  st->epilogue = full_epilogue(c, args);
+  if (!c.transposed && has_bias &&
+      (relu || (c.activation < 0 && st->fwd_algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM))) {
+    st->fused = true;
+    DNN_RETURN_IF_ERROR(cudnnCreateActivationDescriptor(&st->act));
+    DNN_RETURN_IF_ERROR(cudnnSetActivationDescriptor(st->act, relu ? CUDNN_ACTIVATION_RELU : CUDNN_ACTIVATION_IDENTITY,
+                                                     CUDNN_PROPAGATE_NAN, 0.0));
   }
   return st;
+}
+
+Status run_plain(const ConvAttrs& c, const ConvState& st, const KernelArgs& args) {
+  const float one = 1.f, zero = 0.f;
+  const DeviceTensor& x = *args.in[0];
+  const DeviceTensor& w = *args.in[1];
+  DeviceTensor& y = *args.out[0];
+  if (!c.transposed) {
+    DNN_RETURN_IF_ERROR(cudnnConvolutionForward(args.handles->cudnn, &one, st.x, x.data, st.w, w.data, st.conv,
+                                                st.fwd_algo, args.workspace, args.workspace_bytes, &zero, st.y,
+                                                y.data));
+  } else {
+    DNN_RETURN_IF_ERROR(cudnnConvolutionBackwardData(args.handles->cudnn, &one, st.w, w.data, st.x, x.data, st.conv,
+                                                     st.bwd_algo, args.workspace, args.workspace_bytes, &zero, st.y,
+                                                     y.data));
+  }
+  return run_conv_epilogue(y.dtype, y.data, st.epilogue, args.stream);
 }
 
 }  // namespace
@@ -138,26 +299,40 @@ Status convolution(const OpAttrs& attrs, const KernelArgs& args) {
     INGOT_ASSIGN_OR_RETURN(auto st, prepare(*c, args));
     *args.state = std::move(st);
   }
-  const auto& st = static_cast<const ConvState&>(**args.state);
+  auto& st = static_cast<ConvState&>(**args.state);
   DNN_RETURN_IF_ERROR(cudnnSetStream(args.handles->cudnn, args.stream));
-  const float one = 1.f, zero = 0.f;
+  if (!st.fused) return run_plain(*c, st, args);
+
   const DeviceTensor& x = *args.in[0];
   const DeviceTensor& w = *args.in[1];
-  const DeviceTensor* b = args.in.size() > 2 ? args.in[2] : nullptr;
+  const DeviceTensor& b = *args.in[2];
+  const DeviceTensor* r = args.in.size() > 3 ? args.in[3] : nullptr;
   DeviceTensor& y = *args.out[0];
-  if (!c->transposed) {
-    DNN_RETURN_IF_ERROR(cudnnConvolutionForward(args.handles->cudnn, &one, st.x, x.data, st.w, w.data, st.conv,
-                                                st.fwd_algo, args.workspace, args.workspace_bytes, &zero, st.y,
-                                                y.data));
-  } else {
-    DNN_RETURN_IF_ERROR(cudnnConvolutionBackwardData(args.handles->cudnn, &one, st.w, w.data, st.x, x.data, st.conv,
-                                                     st.bwd_algo, args.workspace, args.workspace_bytes, &zero, st.y,
-                                                     y.data));
+  const float one = 1.f, alpha2 = r ? 1.f : 0.f;
+  // Without a residual z is y itself with alpha2 = 0: cuDNN does not read z then.
+  const cudnnStatus_t s = cudnnConvolutionBiasActivationForward(
+      args.handles->cudnn, &one, st.x, x.data, st.w, w.data, st.conv, st.fwd_algo, args.workspace,
+      args.workspace_bytes, &alpha2, st.y, r ? r->data : y.data, st.bias, b.data, st.act, st.y, y.data);
+  if (s != CUDNN_STATUS_SUCCESS && st.first_run) {
+    // cuDNN does not fuse this configuration: the plain path from now on.
+    st.fused = false;
+    st.first_run = false;
+    return run_plain(*c, st, args);
   }
-  if (b) DNN_RETURN_IF_ERROR(cudnnAddTensor(args.handles->cudnn, &one, st.bias, b->data, &one, st.y, y.data));
-  return {};
+  st.first_run = false;
+  return dnn_status(s, "cudnnConvolutionBiasActivationForward");
 }
 
-std::vector<std::string> conv_tactics(const OpAttrs&, const KernelArgs&) { return {}; }
+std::vector<std::string> conv_tactics(const OpAttrs& attrs, const KernelArgs& args) {
+  const auto* c = std::get_if<ConvAttrs>(&attrs);
+  if (!c || !args.handles || !args.handles->cudnn) return {};
+  ConvState st;
+  if (!describe(*c, args, st).ok()) return {};
+  auto usable = candidates(*c, args, st);
+  if (!usable.ok()) return {};
+  std::vector<std::string> out;
+  for (const Candidate& k : usable.value()) out.push_back(tactic_name(k.algo));
+  return out;
+}
 
 }  // namespace ingot::cuda

@@ -1,6 +1,8 @@
 // Dispatch of a plan step to the CUDA kernel family that runs it, the support
 // query the compiler asks before choosing the cuda backend, and per-step
 // workspace sizes.
+#include <algorithm>
+
 #include "backends/cuda/cuda_common.h"
 
 namespace ingot::cuda {
@@ -77,15 +79,31 @@ bool supports(const OpAttrs& attrs, const std::vector<DType>& in_dtypes, const s
 
 namespace ingot::cuda {
 
+size_t attention_workspace_size(const OpAttrs& attrs, const KernelArgs& args);  // attention.cu
+
 // cuBLASLt and cuDNN pick faster algorithms with scratch space; 32 MiB covers
-// their needs for the shapes of the models we target.
+// their needs for the shapes of the models we target. Attention sizes its own
+// (the gemm tactic's score matrix; nothing for flash and rows).
 size_t workspace_size(const OpAttrs& attrs, const KernelArgs& args) {
   switch (op_kind(attrs)) {
-    case OpKind::kMatMul: case OpKind::kGemm: case OpKind::kConv: case OpKind::kAttention:
+    case OpKind::kMatMul: case OpKind::kGemm: case OpKind::kConv:
       return size_t{32} << 20;
+    case OpKind::kAttention:
+      return attention_workspace_size(attrs, args);
     default:
       return 0;
   }
+}
+
+size_t max_workspace_size(const OpAttrs& attrs, const KernelArgs& args) {
+  size_t bytes = workspace_size(attrs, args);
+  if (op_kind(attrs) == OpKind::kAttention) {
+    // The gemm tactic's score matrix is the largest attention scratch.
+    KernelArgs gemm_args = args;
+    gemm_args.tactic = "gemm";
+    bytes = std::max(bytes, attention_workspace_size(attrs, gemm_args));
+  }
+  return bytes;
 }
 
 }  // namespace ingot::cuda

@@ -64,6 +64,9 @@ struct KernelArgs {
 
 // Scratch bytes a step needs (asked once when the context is created).
 size_t workspace_size(const OpAttrs& attrs, const KernelArgs& args);
+// The most scratch any of the step's candidate tactics needs (what the tuner
+// gives every candidate, so that none is rejected for want of workspace).
+size_t max_workspace_size(const OpAttrs& attrs, const KernelArgs& args);
 
 // Launches one step on args.stream. Must not allocate memory or synchronize
 // after the step's state exists (the steady state is captured in a CUDA graph).

@@ -114,11 +114,18 @@ class CudaContext final : public BackendContext {
 
     if (graph_exec_) {
       INGOT_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(graph_exec_, stream));
-    } else if (!warmed_up_ || !graphs_enabled()) {
+    } else if (!warmed_up_ || !graphs_enabled() || capture_failures_ >= kMaxCaptureFailures) {
       INGOT_RETURN_IF_ERROR(run_steps(stream));
       warmed_up_ = true;
-    } else {
-      INGOT_RETURN_IF_ERROR(capture_and_launch(stream));
+    } else if (Status captured = capture_and_launch(stream); !captured.ok()) {
+      // A library call can fail only under capture (a kernel module loaded
+      // lazily on first use with these pointers, another thread's capture): run
+      // this time eagerly, which loads what was missing, and capture next time.
+      // After repeated failures this context stays eager.
+      ++capture_failures_;
+      last_capture_error_ = captured.message();
+      cudaGetLastError();
+      INGOT_RETURN_IF_ERROR(run_steps(stream));
     }
 
     INGOT_RETURN_IF_ERROR(copy_host_outputs(outputs, stream));
@@ -240,8 +247,15 @@ class CudaContext final : public BackendContext {
     INGOT_CUDA_RETURN_IF_ERROR(end);
     cudaError_t inst = cudaGraphInstantiate(&graph_exec_, graph, 0);
     cudaGraphDestroy(graph);
+    if (inst != cudaSuccess) graph_exec_ = nullptr;
     INGOT_CUDA_RETURN_IF_ERROR(inst);
-    INGOT_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(graph_exec_, stream));
+    // The first launch has not run anything yet, so a failure here can still
+    // fall back to eager execution (the caller does).
+    if (Status launched = cuda_status(cudaGraphLaunch(graph_exec_, stream), "cudaGraphLaunch"); !launched.ok()) {
+      cudaGraphExecDestroy(graph_exec_);
+      graph_exec_ = nullptr;
+      return launched;
+    }
     return {};
   }
 
@@ -257,6 +271,9 @@ class CudaContext final : public BackendContext {
   std::vector<void*> bound_ptrs_;
   cudaGraphExec_t graph_exec_ = nullptr;
   bool warmed_up_ = false;
+  static constexpr int kMaxCaptureFailures = 3;
+  int capture_failures_ = 0;
+  std::string last_capture_error_;  // kept for debugging a context that stays eager
 };
 
 class CudaEngine final : public BackendEngine {

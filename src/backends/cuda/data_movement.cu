@@ -23,20 +23,82 @@ template <typename E> __global__ void scatter_copy_kernel(const E* __restrict__ 
   INGOT_GRID_STRIDE(i, n) dst[view.offset(i)] = src[i];
 }
 
+// The same gather with 32-bit index math, for copies whose element count and
+// source offsets fit: 64-bit division per dim is what bounds the general kernel.
+struct StridedView32 {
+  int rank = 0;
+  uint32_t dims[kMaxRank] = {};
+  uint32_t strides[kMaxRank] = {};
+};
+template <typename E> __global__ void gather_copy_kernel32(const E* __restrict__ src, E* __restrict__ dst, uint32_t n,
+                                                           StridedView32 view) {
+  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    uint32_t flat = i, off = 0;
+    for (int d = view.rank - 1; d >= 0; --d) {
+      off += (flat % view.dims[d]) * view.strides[d];
+      flat /= view.dims[d];
+    }
+    dst[i] = src[off];
+  }
+}
+
+// Widens the copied element to `width` bytes where the innermost run is contiguous
+// in the source and every byte stride and both pointers are multiples of it, so
+// a permute that keeps the last dim (attention heads, [B,L,H,E] -> [B,H,L,E])
+// moves 16-byte vectors instead of single 2-byte elements.
+size_t widest_element(const StridedView& v, size_t elem, const void* src, const void* dst) {
+  if (v.rank == 0 || v.strides[v.rank - 1] != 1) return elem;
+  for (size_t width : {size_t{16}, size_t{8}, size_t{4}}) {
+    if (width <= elem) break;
+    bool ok = (v.dims[v.rank - 1] * elem) % width == 0 && reinterpret_cast<uintptr_t>(src) % width == 0 &&
+              reinterpret_cast<uintptr_t>(dst) % width == 0;
+    for (int d = 0; d + 1 < v.rank && ok; ++d) ok = (v.strides[d] * elem) % width == 0;
+    if (ok) return width;
+  }
+  return elem;
+}
+
 // out (contiguous, `shape`) = elements of `src` at `src_strides`.
 Status strided_gather(const char* op, const void* src, const std::vector<int64_t>& src_strides, void* dst,
                       const std::vector<int64_t>& shape, DType dtype, cudaStream_t stream) {
-  const int64_t n = product(shape, 0, shape.size());
+  int64_t n = product(shape, 0, shape.size());
   if (n == 0) return {};
   INGOT_ASSIGN_OR_RETURN(StridedView view, make_strided_view(shape, src_strides));
+  const size_t elem = dtype_size(dtype);
   if (view.rank == 0 || (view.rank == 1 && view.strides[0] == 1)) {
-    return cuda_status(cudaMemcpyAsync(dst, src, n * dtype_size(dtype), cudaMemcpyDeviceToDevice, stream), op);
+    return cuda_status(cudaMemcpyAsync(dst, src, n * elem, cudaMemcpyDeviceToDevice, stream), op);
   }
-  dispatch_elem_size(dtype_size(dtype), [&](auto tag) {
+  const size_t width = widest_element(view, elem, src, dst);
+  if (width != elem) {
+    const int64_t ratio = static_cast<int64_t>(width / elem);
+    view.dims[view.rank - 1] /= ratio;
+    for (int d = 0; d + 1 < view.rank; ++d) view.strides[d] /= ratio;
+    n /= ratio;
+  }
+  int64_t max_offset = 0;
+  for (int d = 0; d < view.rank; ++d) max_offset += (view.dims[d] - 1) * view.strides[d];
+  const bool fits32 = n < (int64_t{1} << 31) && max_offset < (int64_t{1} << 31);
+  auto launch = [&](auto tag) {
     using E = decltype(tag);
-    gather_copy_kernel<E><<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const E*>(src), static_cast<E*>(dst), n,
-                                                                  view);
-  });
+    if (fits32) {
+      StridedView32 v32;
+      v32.rank = view.rank;
+      for (int d = 0; d < view.rank; ++d) {
+        v32.dims[d] = static_cast<uint32_t>(view.dims[d]);
+        v32.strides[d] = static_cast<uint32_t>(view.strides[d]);
+      }
+      gather_copy_kernel32<E><<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const E*>(src), static_cast<E*>(dst),
+                                                                       static_cast<uint32_t>(n), v32);
+    } else {
+      gather_copy_kernel<E><<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const E*>(src), static_cast<E*>(dst),
+                                                                    n, view);
+    }
+  };
+  if (width == 16) {
+    launch(uint4{});
+  } else {
+    dispatch_elem_size(width, launch);
+  }
   INGOT_CUDA_CHECK_LAUNCH(op);
   return {};
 }

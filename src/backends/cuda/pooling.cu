@@ -6,6 +6,9 @@
 // flattened leading dims), and the index and weight formulas are the CPU
 // kernel's (pooling.cc, after torch's ATen), with source coordinates computed
 // without FMA contraction so that nearest indices round exactly as on the CPU.
+// Channels-last pool and adaptive_pool ([N, *spatial, C], from the layout pass)
+// have their own kernels that run along C, several channels per thread.
+#include <cstdint>
 #include <string>
 
 #include "backends/cuda/cuda_util.cuh"
@@ -136,6 +139,173 @@ __global__ void adaptive_pool_kernel(const T* __restrict__ x, T* __restrict__ y,
   }
 }
 
+// ---------------------------------------------------------------- channels-last
+// Pools over [N, *spatial, C] (layout pass). Threads run along C, so neighbouring
+// threads read neighbouring channels (coalesced), and each thread handles V
+// channels with one 16-byte load per tap where C and the pointers allow it.
+
+template <typename T, int V> struct alignas(sizeof(T) * V) Pack {
+  T v[V];
+};
+
+struct NhwcGeometry {
+  int64_t n = 1, c = 1;
+  int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1};
+};
+
+struct NhwcPoolParams {
+  NhwcGeometry g;
+  int64_t k[3], s[3], p[3], d[3];
+  bool is_max = true, count_include_pad = true;
+  int64_t divisor_override = 0;
+};
+
+// [N, *spatial, C] with nsp spatial dims, right-aligned into 3.
+Result<NhwcGeometry> make_nhwc_geometry(const char* op, const DeviceTensor& x, const DeviceTensor& y, int nsp) {
+  if (nsp < 1 || nsp > 3 || x.rank() != nsp + 2 || y.rank() != x.rank() || x.shape[0] != y.shape[0] ||
+      x.shape.back() != y.shape.back())
+    return invalid_argument(std::string("[cuda ") + op + "] channels_last expects [N, *spatial, C] input and output "
+                            "with the same N and C and " + std::to_string(nsp) + " spatial dims; got " +
+                            shape_str(x.shape) + " and " + shape_str(y.shape));
+  NhwcGeometry g;
+  g.n = x.shape[0];
+  g.c = x.shape.back();
+  for (int i = 0; i < nsp; ++i) {
+    g.in[3 - nsp + i] = x.shape[1 + i];
+    g.out[3 - nsp + i] = y.shape[1 + i];
+  }
+  return g;
+}
+
+// Splits a flat index over [N, o0, o1, o2, C / V] into (n, o, channel group).
+__device__ __forceinline__ int64_t split_nhwc(int64_t i, const NhwcGeometry& g, int64_t groups, int64_t* o,
+                                              int64_t* cg) {
+  *cg = i % groups;
+  i /= groups;
+  o[2] = i % g.out[2];
+  i /= g.out[2];
+  o[1] = i % g.out[1];
+  i /= g.out[1];
+  o[0] = i % g.out[0];
+  return i / g.out[0];
+}
+
+template <typename T, int V>
+__global__ void pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, NhwcPoolParams pp) {
+  const NhwcGeometry& g = pp.g;
+  const int64_t groups = g.c / V;
+  INGOT_GRID_STRIDE(idx, n) {
+    int64_t o[3], cg;
+    const int64_t b = split_nhwc(idx, g, groups, o, &cg);
+    const T* xb = x + b * g.in[0] * g.in[1] * g.in[2] * g.c + cg * V;
+    float acc[V];
+    Pack<T, V> out;
+    if (pp.is_max) {
+      for (int j = 0; j < V; ++j) acc[j] = -INFINITY;
+      int64_t lo[3], hi[3];
+      for (int i = 0; i < 3; ++i) {
+        const int64_t start = o[i] * pp.s[i] - pp.p[i];
+        lo[i] = start >= 0 ? 0 : (-start + pp.d[i] - 1) / pp.d[i];
+        const int64_t h = g.in[i] - start <= 0 ? 0 : (g.in[i] - start + pp.d[i] - 1) / pp.d[i];
+        hi[i] = pp.k[i] < h ? pp.k[i] : h;
+      }
+      for (int64_t a0 = lo[0]; a0 < hi[0]; ++a0)
+        for (int64_t a1 = lo[1]; a1 < hi[1]; ++a1)
+          for (int64_t a2 = lo[2]; a2 < hi[2]; ++a2) {
+            const int64_t i0 = o[0] * pp.s[0] - pp.p[0] + a0 * pp.d[0];
+            const int64_t i1 = o[1] * pp.s[1] - pp.p[1] + a1 * pp.d[1];
+            const int64_t i2 = o[2] * pp.s[2] - pp.p[2] + a2 * pp.d[2];
+            const Pack<T, V> in = *reinterpret_cast<const Pack<T, V>*>(xb + ((i0 * g.in[1] + i1) * g.in[2] + i2) * g.c);
+            for (int j = 0; j < V; ++j) {
+              const float v = widen(in.v[j]);
+              if (v > acc[j] || v != v) acc[j] = v;
+            }
+          }
+    } else {
+      int64_t start[3], end[3], pool_size = 1, count = 1;
+      for (int i = 0; i < 3; ++i) {
+        start[i] = o[i] * pp.s[i] - pp.p[i];
+        end[i] = start[i] + pp.k[i] < g.in[i] + pp.p[i] ? start[i] + pp.k[i] : g.in[i] + pp.p[i];
+        pool_size *= end[i] - start[i];
+        start[i] = start[i] > 0 ? start[i] : 0;
+        end[i] = end[i] < g.in[i] ? end[i] : g.in[i];
+        count *= end[i] - start[i] > 0 ? end[i] - start[i] : 0;
+      }
+      for (int j = 0; j < V; ++j) acc[j] = 0.f;
+      for (int64_t i0 = start[0]; i0 < end[0]; ++i0)
+        for (int64_t i1 = start[1]; i1 < end[1]; ++i1)
+          for (int64_t i2 = start[2]; i2 < end[2]; ++i2) {
+            const Pack<T, V> in = *reinterpret_cast<const Pack<T, V>*>(xb + ((i0 * g.in[1] + i1) * g.in[2] + i2) * g.c);
+            for (int j = 0; j < V; ++j) acc[j] += widen(in.v[j]);
+          }
+      const int64_t divisor = pp.divisor_override ? pp.divisor_override : pp.count_include_pad ? pool_size : count;
+      for (int j = 0; j < V; ++j) acc[j] = divisor ? acc[j] / static_cast<float>(divisor) : NAN;
+    }
+    for (int j = 0; j < V; ++j) out.v[j] = cast_value<T>(acc[j]);
+    *reinterpret_cast<Pack<T, V>*>(y + idx * V) = out;
+  }
+}
+
+template <typename T, int V>
+__global__ void adaptive_pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, NhwcGeometry g,
+                                          bool is_max) {
+  const int64_t groups = g.c / V;
+  INGOT_GRID_STRIDE(idx, n) {
+    int64_t o[3], cg, lo[3], hi[3];
+    const int64_t b = split_nhwc(idx, g, groups, o, &cg);
+    for (int i = 0; i < 3; ++i) {
+      lo[i] = (o[i] * g.in[i]) / g.out[i];
+      hi[i] = ((o[i] + 1) * g.in[i] + g.out[i] - 1) / g.out[i];
+    }
+    const T* xb = x + b * g.in[0] * g.in[1] * g.in[2] * g.c + cg * V;
+    float acc[V];
+    for (int j = 0; j < V; ++j) acc[j] = is_max ? -INFINITY : 0.f;
+    for (int64_t i0 = lo[0]; i0 < hi[0]; ++i0)
+      for (int64_t i1 = lo[1]; i1 < hi[1]; ++i1)
+        for (int64_t i2 = lo[2]; i2 < hi[2]; ++i2) {
+          const Pack<T, V> in = *reinterpret_cast<const Pack<T, V>*>(xb + ((i0 * g.in[1] + i1) * g.in[2] + i2) * g.c);
+          for (int j = 0; j < V; ++j) {
+            const float v = widen(in.v[j]);
+            if (!is_max) acc[j] += v;
+            else if (v > acc[j] || v != v) acc[j] = v;
+          }
+        }
+    Pack<T, V> out;
+    const float count = static_cast<float>((hi[0] - lo[0]) * (hi[1] - lo[1]) * (hi[2] - lo[2]));
+    for (int j = 0; j < V; ++j) out.v[j] = cast_value<T>(is_max ? acc[j] : acc[j] / count);
+    *reinterpret_cast<Pack<T, V>*>(y + idx * V) = out;
+  }
+}
+
+// Channels per thread: a 16-byte pack when C and both pointers allow it, else 1.
+template <typename T> int nhwc_vector_width(int64_t c, const void* x, const void* y) {
+  constexpr int kWide = static_cast<int>(16 / sizeof(T));
+  const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  return c % kWide == 0 && aligned(x) && aligned(y) ? kWide : 1;
+}
+
+template <typename T>
+Status launch_pool_nhwc(const T* x, T* y, const NhwcPoolParams& pp, cudaStream_t stream) {
+  const int v = nhwc_vector_width<T>(pp.g.c, x, y);
+  const int64_t n = pp.g.n * pp.g.out[0] * pp.g.out[1] * pp.g.out[2] * (pp.g.c / v);
+  if (n == 0) return {};
+  if (v == 1) pool_nhwc_kernel<T, 1><<<blocks_for(n), kThreads, 0, stream>>>(x, y, n, pp);
+  else pool_nhwc_kernel<T, 16 / sizeof(T)><<<blocks_for(n), kThreads, 0, stream>>>(x, y, n, pp);
+  INGOT_CUDA_CHECK_LAUNCH("pool (channels_last)");
+  return {};
+}
+
+template <typename T>
+Status launch_adaptive_nhwc(const T* x, T* y, const NhwcGeometry& g, bool is_max, cudaStream_t stream) {
+  const int v = nhwc_vector_width<T>(g.c, x, y);
+  const int64_t n = g.n * g.out[0] * g.out[1] * g.out[2] * (g.c / v);
+  if (n == 0) return {};
+  if (v == 1) adaptive_pool_nhwc_kernel<T, 1><<<blocks_for(n), kThreads, 0, stream>>>(x, y, n, g, is_max);
+  else adaptive_pool_nhwc_kernel<T, 16 / sizeof(T)><<<blocks_for(n), kThreads, 0, stream>>>(x, y, n, g, is_max);
+  INGOT_CUDA_CHECK_LAUNCH("adaptive_pool (channels_last)");
+  return {};
+}
+
 struct UpsampleParams {
   Geometry g;
   int mode[3] = {0, 0, 0};  // UpsampleMode per dim (padded dims: nearest)
@@ -234,6 +404,23 @@ Status run_typed(const OpAttrs& attrs, const DeviceTensor& x, DeviceTensor& y, c
     case OpKind::kPool: {
       const auto& a = std::get<PoolAttrs>(attrs);
       const int nsp = static_cast<int>(a.kernel.size());
+      if (a.channels_last) {
+        NhwcPoolParams np;
+        INGOT_ASSIGN_OR_RETURN(np.g, make_nhwc_geometry("pool", x, y, nsp));
+        INGOT_RETURN_IF_ERROR(per_dim(a.kernel, nsp, 1, "kernel", np.k));
+        INGOT_RETURN_IF_ERROR(per_dim(a.stride.empty() ? a.kernel : a.stride, nsp, 1, "stride", np.s));
+        INGOT_RETURN_IF_ERROR(per_dim(a.padding, nsp, 0, "padding", np.p));
+        INGOT_RETURN_IF_ERROR(per_dim(a.dilation, nsp, 1, "dilation", np.d));
+        for (int i = 0; i < 3; ++i)
+          if (np.k[i] < 1 || np.s[i] < 1 || np.d[i] < 1 || np.p[i] < 0)
+            return invalid_argument("[cuda pool] kernel, stride and dilation must be positive and padding non-negative");
+        np.is_max = a.kind == static_cast<int64_t>(PoolKind::kMax);
+        if (!np.is_max && a.kind != static_cast<int64_t>(PoolKind::kAvg))
+          return invalid_argument("[cuda pool] unknown kind " + std::to_string(a.kind));
+        np.count_include_pad = a.count_include_pad;
+        np.divisor_override = a.divisor_override;
+        return launch_pool_nhwc<T>(xd, yd, np, stream);
+      }
       PoolParams pp;
       INGOT_ASSIGN_OR_RETURN(pp.g, make_geometry("pool", x, y, nsp));
       INGOT_RETURN_IF_ERROR(per_dim(a.kernel, nsp, 1, "kernel", pp.k));
@@ -255,6 +442,10 @@ Status run_typed(const OpAttrs& attrs, const DeviceTensor& x, DeviceTensor& y, c
     }
     case OpKind::kAdaptivePool: {
       const auto& a = std::get<AdaptivePoolAttrs>(attrs);
+      if (a.channels_last) {
+        INGOT_ASSIGN_OR_RETURN(NhwcGeometry g, make_nhwc_geometry("adaptive_pool", x, y, x.rank() - 2));
+        return launch_adaptive_nhwc<T>(xd, yd, g, a.kind == static_cast<int64_t>(PoolKind::kMax), stream);
+      }
       if (x.rank() < 2)
         return invalid_argument("[cuda adaptive_pool] input must have rank >= 2, got " + shape_str(x.shape));
       const int nsp = std::min(3, x.rank() - 1);

@@ -164,6 +164,16 @@ uint64_t default_workspace_bytes(const Plan& plan, bool allow_tf32) {
   return bytes;
 }
 
+uint64_t tuning_workspace_bytes(const Plan& plan, bool allow_tf32) {
+  std::vector<DeviceTensor> tensors = describe_tensors(plan);
+  uint64_t bytes = 0;
+  for (const PlanStep& step : plan.steps) {
+    KernelArgs a = step_args(step, tensors, allow_tf32);
+    bytes = std::max<uint64_t>(bytes, max_workspace_size(step.attrs, a));
+  }
+  return bytes;
+}
+
 struct TuningSession::Impl {
   const Plan& plan;
   TuningSettings settings;

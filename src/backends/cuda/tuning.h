@@ -45,6 +45,8 @@ double tactic_tolerance(DType dtype, bool allow_tf32);
 // largest workspace_size() of any step): what plan.workspace_bytes records when
 // no --workspace-limit is given.
 uint64_t default_workspace_bytes(const Plan& plan, bool allow_tf32);
+// The most any candidate tactic of any step needs: the scratch tuning runs with.
+uint64_t tuning_workspace_bytes(const Plan& plan, bool allow_tf32);
 
 // GPU buffers for one plan (arena, constants, inputs, outputs, workspace), a
 // dedicated stream and library handles, allocated once and reused for every

@@ -1,0 +1,78 @@
+// Pieces shared by the three CUDA attention tactics (attention.cu dispatches):
+// the problem parsed once from the step's shapes, the device-side view of a
+// broadcast mask, and each tactic's host entry points.
+//   flash (attention_flash.cu): tensor-core (WMMA) flash attention, fp16/bf16,
+//          head dims 32/64/128 with E == Ev, one CTA per (head, 64 query rows).
+//   gemm  (attention_gemm.cu): cuBLASLt S = scale q k^T into the workspace,
+//          a fused mask + softmax kernel, cuBLASLt P v.
+//   rows  (attention.cu): one warp per query row with an online softmax; runs
+//          every case (the fallback).
+#pragma once
+#include <memory>
+#include <string>
+
+#include "backends/cuda/cuda_util.cuh"
+
+namespace ingot::cuda {
+
+// Mask of a step, as the kernels read it: element (bh, i, j) of the full
+// [B.., Hq, L, S] index space is data[base(bh) + i * ms_l + j * ms_s].
+struct AttnMask {
+  int kind = 0;  // 0 none, 1 bool (true keeps), 2 additive (q's dtype)
+  const void* data = nullptr;
+  int lead_rank = 0;  // dims of [B.., Hq]
+  int64_t lead_dims[kMaxRank] = {}, lead_strides[kMaxRank] = {};
+  int64_t ms_l = 0, ms_s = 0;
+
+  // Offset of (batch.., head) number bh (flat over [B.., Hq]) in the mask.
+  __host__ __device__ __forceinline__ int64_t base(int64_t bh) const {
+    int64_t off = 0;
+    for (int d = lead_rank - 1; d >= 0; --d) {
+      off += (bh % lead_dims[d]) * lead_strides[d];
+      bh /= lead_dims[d];
+    }
+    return off;
+  }
+};
+
+// Sizes of one attention step (static per step), parsed from the shapes.
+struct AttnProblem {
+  DType dtype = DType::kFloat32;
+  int64_t batch = 0, hq = 0, hkv = 0, L = 0, S = 0, E = 0, Ev = 0;
+  int64_t heads = 0;  // batch * hq
+  float scale = 1.f;
+  bool causal = false;
+  AttnMask mask;  // data pointer refreshed from the arguments on every run
+};
+
+// --- flash (attention_flash.cu) ---
+// Whether flash can run this problem at all (dtype, head sizes): ok or `unsupported`.
+Status flash_check(const AttnProblem& p);
+// Whether the current pointers suit its 16-byte asynchronous copies.
+bool flash_aligned(const KernelArgs& args);
+// First-run setup (opts the kernel in to its dynamic shared memory size).
+Status flash_prepare(const AttnProblem& p);
+Status flash_launch(const AttnProblem& p, const KernelArgs& args);
+
+// --- gemm (attention_gemm.cu) ---
+// Workspace bytes of the score matrix (fp32, rows padded) plus cuBLASLt's scratch.
+size_t gemm_attention_workspace(const AttnProblem& p);
+Status gemm_check(const AttnProblem& p, size_t workspace_bytes);
+// Builds the cuBLASLt descriptors and algorithms for the current pointers' alignment.
+Result<std::unique_ptr<StepState>> gemm_prepare(const AttnProblem& p, const KernelArgs& args);
+// Whether a plan built by gemm_prepare still suits the current pointers.
+bool gemm_plan_fits(const StepState& plan, const KernelArgs& args);
+Status gemm_launch(const StepState& plan, const AttnProblem& p, const KernelArgs& args);
+
+// --- rows (attention.cu) ---
+Status rows_launch(const AttnProblem& p, const KernelArgs& args);
+
+// Largest power of two (up to 256) dividing every one of the byte offsets/addresses.
+inline uint32_t alignment_of(std::initializer_list<uint64_t> values) {
+  uint32_t a = 256;
+  for (uint64_t v : values)
+    while (a > 1 && v % a != 0) a >>= 1;
+  return a;
+}
+
+}  // namespace ingot::cuda

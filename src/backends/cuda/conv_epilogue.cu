@@ -1,0 +1,85 @@
+// The convolution epilogue on the GPU: y = act(y + bias[c] + residual), in place,
+// computed in float and rounded once, with the CPU backend's activation formulas
+// (elementwise.cc), so a fused conv matches the unfused graph. One thread per
+// element; the activation is a runtime switch, uniform across the grid.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <string>
+
+#include "backends/cuda/conv_epilogue.h"
+#include "backends/cuda/cuda_util.cuh"
+
+namespace ingot::cuda {
+namespace {
+
+__device__ __forceinline__ float activate(int64_t fn, float x, float alpha, float beta) {
+  switch (static_cast<UnaryFn>(fn)) {
+    case UnaryFn::kRelu: return x < 0.f ? 0.f : x;  // keeps NaN
+    case UnaryFn::kClamp: { const float lo = x < alpha ? alpha : x; return beta < lo ? beta : lo; }
+    case UnaryFn::kSilu: return x / (1.f + expf(-x));
+    case UnaryFn::kSigmoid: return 1.f / (1.f + expf(-x));
+    case UnaryFn::kHardSwish: { const float t = fminf(fmaxf(x + 3.f, 0.f), 6.f); return x * t / 6.f; }
+    case UnaryFn::kHardSigmoid: return fminf(fmaxf(x + 3.f, 0.f), 6.f) / 6.f;
+    case UnaryFn::kGelu: return 0.5f * x * (1.f + erff(x * 0.70710678118654752440f));
+    case UnaryFn::kGeluTanh: return 0.5f * x * (1.f + tanhf(0.79788456080286535588f * (x + 0.044715f * x * x * x)));
+    case UnaryFn::kLeakyRelu: return x > 0.f ? x : x * alpha;
+    case UnaryFn::kTanh: return tanhf(x);
+    case UnaryFn::kElu: return x > 0.f ? x : alpha * expm1f(x);
+    case UnaryFn::kMish: return x * tanhf(log1pf(expf(x)));
+    default: return x;
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ float value_at(const T* p, int64_t i) { return widen(p[i]); }
+
+template <typename T>
+__global__ void conv_epilogue_kernel(T* __restrict__ y, ConvEpilogue e) {
+  const T* bias = static_cast<const T*>(e.bias);
+  const T* residual = static_cast<const T*>(e.residual);
+  INGOT_GRID_STRIDE(i, e.elements) {
+    float v = widen(y[i]);
+    if (bias) {
+      const int64_t c = e.channels_last ? i % e.channels : (i / e.inner) % e.channels;
+      v += value_at(bias, c);
+    }
+    if (residual) v += value_at(residual, i);
+    if (e.activation >= 0) v = activate(e.activation, v, e.alpha, e.beta);
+    y[i] = cast_value<T>(v);
+  }
+}
+
+}  // namespace
+
+bool conv_epilogue_supports(int64_t activation) {
+  if (activation < 0) return true;
+  switch (static_cast<UnaryFn>(activation)) {
+    case UnaryFn::kRelu: case UnaryFn::kClamp: case UnaryFn::kSilu: case UnaryFn::kSigmoid:
+    case UnaryFn::kHardSwish: case UnaryFn::kHardSigmoid: case UnaryFn::kGelu: case UnaryFn::kGeluTanh:
+    case UnaryFn::kLeakyRelu: case UnaryFn::kTanh: case UnaryFn::kElu: case UnaryFn::kMish:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Status run_conv_epilogue(DType dtype, void* y, const ConvEpilogue& e, cudaStream_t stream) {
+  if (e.elements == 0 || (!e.bias && !e.residual && e.activation < 0)) return {};
+  if (!conv_epilogue_supports(e.activation))
+    return unsupported("[cuda conv] activation " + std::to_string(e.activation) + " is not supported in the epilogue");
+  if (e.channels < 1 || e.inner < 1) return internal_error("[cuda conv] bad epilogue geometry");
+  const unsigned blocks = blocks_for(e.elements);
+  switch (dtype) {
+    case DType::kFloat32: conv_epilogue_kernel<float><<<blocks, kThreads, 0, stream>>>(static_cast<float*>(y), e); break;
+    case DType::kFloat16: conv_epilogue_kernel<__half><<<blocks, kThreads, 0, stream>>>(static_cast<__half*>(y), e); break;
+    case DType::kBFloat16:
+      conv_epilogue_kernel<__nv_bfloat16><<<blocks, kThreads, 0, stream>>>(static_cast<__nv_bfloat16*>(y), e);
+      break;
+    default: return unsupported(std::string("[cuda conv] epilogue dtype ") + dtype_name(dtype));
+  }
+  INGOT_CUDA_CHECK_LAUNCH("conv_epilogue");
+  return {};
+}
+
+}  // namespace ingot::cuda

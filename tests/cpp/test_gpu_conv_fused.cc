@@ -1,0 +1,228 @@
+// The CUDA backend's fused and channels-last convolutions and channels-last pools
+// against the CPU backend (the reference, itself tested against PyTorch): conv
+// with bias + residual + activation in NCHW and NHWC (cuDNN's fused
+// conv-bias-activation call, and the epilogue kernel for everything it does not
+// fuse), grouped/depthwise and transposed convs with an epilogue, every tactic
+// conv_tactics lists for one problem (and the refusal of an unknown one), and
+// NHWC max/avg/adaptive pools, in float32, float16 and bfloat16. GPU outputs are
+// poisoned before each run (so a z = y read with alpha2 = 0 would show as NaN).
+// Exits with 77 (skip) where there is no GPU.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "backends/cpu/cpu_kernels.h"
+
+#if defined(INGOT_WITH_CUDA)
+#include "gpu_test_util.h"
+
+namespace ingot {
+namespace {
+
+ConvAttrs conv2d(int64_t pad, int64_t stride, int64_t groups, int64_t activation, bool channels_last,
+                 double alpha = 0, double beta = 0) {
+  ConvAttrs c;
+  c.stride = {stride, stride};
+  c.padding = {pad, pad};
+  c.dilation = {1, 1};
+  c.groups = groups;
+  c.activation = activation;
+  c.activation_alpha = alpha;
+  c.activation_beta = beta;
+  c.channels_last = channels_last;
+  return c;
+}
+
+// [N, C, H, W] -> [N, H, W, C] (or [Cout, Cin/g, kh, kw] -> [Cout, kh, kw, Cin/g]).
+std::vector<int64_t> nhwc(const std::vector<int64_t>& s) { return {s[0], s[2], s[3], s[1]}; }
+
+constexpr int64_t fn(UnaryFn f) { return static_cast<int64_t>(f); }
+const double kInf = std::numeric_limits<double>::infinity();
+
+TEST(GpuConvFused, BiasResidualActivationBothLayouts) {
+  struct Act {
+    int64_t fn;
+    double alpha, beta;
+  };
+  const Act acts[] = {{-1, 0, 0},
+                      {fn(UnaryFn::kRelu), 0, 0},
+                      {fn(UnaryFn::kClamp), 0, 6},
+                      {fn(UnaryFn::kClamp), 0, kInf},
+                      {fn(UnaryFn::kSilu), 0, 0},
+                      {fn(UnaryFn::kSigmoid), 0, 0},
+                      {fn(UnaryFn::kHardSwish), 0, 0},
+                      {fn(UnaryFn::kHardSigmoid), 0, 0},
+                      {fn(UnaryFn::kGelu), 0, 0},
+                      {fn(UnaryFn::kGeluTanh), 0, 0},
+                      {fn(UnaryFn::kLeakyRelu), 0.1, 0},
+                      {fn(UnaryFn::kTanh), 0, 0}};
+  for (DType t : kFloatTypes) {
+    for (bool cl : {false, true}) {
+      const std::vector<int64_t> xs = {2, 16, 9, 10}, ws = {32, 16, 3, 3}, ys = {2, 32, 9, 10};
+      HostTensor x = rand_tensor(t, cl ? nhwc(xs) : xs, 1), w = rand_tensor(t, cl ? nhwc(ws) : ws, 2, -0.3, 0.3);
+      HostTensor b = rand_tensor(t, {32}, 3), r = rand_tensor(t, cl ? nhwc(ys) : ys, 4);
+      const std::vector<int64_t> out = cl ? nhwc(ys) : ys;
+      for (const Act& a : acts) {
+        for (int variant = 0; variant < 4; ++variant) {
+          const bool with_bias = variant & 1, with_residual = variant & 2;
+          const std::string label = std::string(dtype_name(t)) + (cl ? " nhwc" : " nchw") + " act " +
+                                    std::to_string(a.fn) + (with_bias ? " +bias" : "") + (with_residual ? " +res" : "");
+          std::vector<const HostTensor*> in = {&x, &w, with_bias ? &b : nullptr};
+          if (with_residual) in.push_back(&r);
+          check(label, conv2d(1, 1, 1, a.fn, cl, a.alpha, a.beta), in, {{t, out}}, 1e-4);
+        }
+      }
+    }
+  }
+}
+
+TEST(GpuConvFused, StridedDepthwiseAndPointwiseNhwc) {
+  for (DType t : kFloatTypes) {
+    const std::string ts = dtype_name(t);
+    HostTensor x = rand_tensor(t, {2, 11, 12, 24}, 5);  // NHWC, C = 24
+    HostTensor wdw = rand_tensor(t, {24, 3, 3, 1}, 6), b = rand_tensor(t, {24}, 7);
+    check("depthwise s2 relu6 " + ts, conv2d(1, 2, 24, fn(UnaryFn::kClamp), true, 0, 6), {&x, &wdw, &b},
+          {{t, {2, 6, 6, 24}}}, 1e-4);
+    HostTensor w1 = rand_tensor(t, {40, 1, 1, 24}, 8, -0.3, 0.3), b1 = rand_tensor(t, {40}, 9);
+    HostTensor r1 = rand_tensor(t, {2, 11, 12, 40}, 10);
+    check("pointwise residual relu " + ts, conv2d(0, 1, 1, fn(UnaryFn::kRelu), true), {&x, &w1, &b1, &r1},
+          {{t, {2, 11, 12, 40}}}, 1e-4);
+    HostTensor wg = rand_tensor(t, {24, 3, 3, 6}, 11, -0.3, 0.3);
+    check("grouped silu " + ts, conv2d(1, 1, 4, fn(UnaryFn::kSilu), true), {&x, &wg, &b}, {{t, {2, 11, 12, 24}}},
+          1e-4);
+    // An odd channel count (no vector alignment anywhere).
+    HostTensor x3 = rand_tensor(t, {1, 7, 7, 3}, 12), w3 = rand_tensor(t, {5, 7, 7, 3}, 13), b3 = rand_tensor(t, {5}, 14);
+    check("stem 7x7 s2 " + ts, conv2d(3, 2, 1, fn(UnaryFn::kRelu), true), {&x3, &w3, &b3}, {{t, {1, 4, 4, 5}}}, 1e-4);
+  }
+}
+
+TEST(GpuConvFused, TransposedAndOneDimensionalEpilogue) {
+  for (DType t : kFloatTypes) {
+    const std::string ts = dtype_name(t);
+    HostTensor x = rand_tensor(t, {2, 4, 5, 6}, 15), w = rand_tensor(t, {4, 3, 3, 3}, 16), b = rand_tensor(t, {3}, 17);
+    HostTensor r = rand_tensor(t, {2, 3, 10, 12}, 18);
+    ConvAttrs ct;
+    ct.transposed = true;
+    ct.stride = {2, 2};
+    ct.padding = {1, 1};
+    ct.output_padding = {1, 1};
+    ct.activation = fn(UnaryFn::kSilu);
+    check("conv_transpose2d silu residual " + ts, ct, {&x, &w, &b, &r}, {{t, {2, 3, 10, 12}}}, 1e-4);
+    HostTensor x1 = rand_tensor(t, {2, 4, 20}, 19), w1 = rand_tensor(t, {3, 4, 5}, 20), b1 = rand_tensor(t, {3}, 21);
+    HostTensor r1 = rand_tensor(t, {2, 3, 20}, 22);
+    ConvAttrs c1;
+    c1.padding = {2};
+    c1.activation = fn(UnaryFn::kRelu);
+    check("conv1d relu residual " + ts, c1, {&x1, &w1, &b1, &r1}, {{t, {2, 3, 20}}}, 1e-4);
+  }
+}
+
+// Builds the KernelArgs conv_tactics needs (shapes and the cuDNN handle; no data).
+std::vector<std::string> tactics_for(const ConvAttrs& c, DType t, const std::vector<std::vector<int64_t>>& in_shapes,
+                                     const std::vector<int64_t>& out_shape) {
+  static std::vector<cuda::DeviceTensor> ins, outs;
+  ins.clear();
+  outs.clear();
+  for (const auto& s : in_shapes) ins.push_back({nullptr, t, s});
+  outs.push_back({nullptr, t, out_shape});
+  cuda::KernelArgs args;
+  for (auto& d : ins) args.in.push_back(&d);
+  args.out.push_back(&outs[0]);
+  args.stream = g_env->stream;
+  args.handles = &g_env->handles;
+  args.workspace_bytes = g_env->workspace_bytes;
+  return cuda::candidate_tactics(c, args);
+}
+
+TEST(GpuConvFused, EveryTacticAndUnknownTactics) {
+  for (DType t : kFloatTypes) {
+    const std::string ts = dtype_name(t);
+    for (bool cl : {false, true}) {
+      const std::vector<int64_t> xs = {2, 16, 14, 14}, ws = {32, 16, 3, 3}, ys = {2, 32, 14, 14};
+      const ConvAttrs c = conv2d(1, 1, 1, fn(UnaryFn::kRelu), cl);
+      HostTensor x = rand_tensor(t, cl ? nhwc(xs) : xs, 23), w = rand_tensor(t, cl ? nhwc(ws) : ws, 24, -0.3, 0.3);
+      HostTensor b = rand_tensor(t, {32}, 25), r = rand_tensor(t, cl ? nhwc(ys) : ys, 26);
+      const std::vector<int64_t> out = cl ? nhwc(ys) : ys;
+      const std::vector<std::string> tactics = tactics_for(c, t, {x.shape, w.shape, b.shape, r.shape}, out);
+      ASSERT_FALSE(tactics.empty()) << ts;
+      for (const std::string& tactic : tactics) {
+        ASSERT_EQ(tactic.rfind("algo:", 0), 0u) << tactic;
+        check(ts + (cl ? " nhwc " : " nchw ") + tactic, c, {&x, &w, &b, &r}, {{t, out}}, 1e-4, true, tactic);
+      }
+    }
+  }
+  // An unknown or unusable tactic is refused with a clear error, never ignored.
+  HostTensor x = rand_tensor(DType::kFloat32, {1, 4, 8, 8}, 27), w = rand_tensor(DType::kFloat32, {4, 4, 3, 3}, 28);
+  for (const std::string bad : {"algo:999", "winograd", "algo:"}) {
+    std::vector<std::unique_ptr<DeviceBuf>> bufs;
+    std::vector<cuda::DeviceTensor> din = {{nullptr, DType::kFloat32, x.shape}, {nullptr, DType::kFloat32, w.shape}};
+    cuda::DeviceTensor dout{nullptr, DType::kFloat32, {1, 4, 8, 8}};
+    for (auto* d : {&din[0], &din[1], &dout}) {
+      bufs.push_back(std::make_unique<DeviceBuf>(1024 * 4));
+      d->data = bufs.back()->p;
+    }
+    std::unique_ptr<cuda::StepState> state;
+    cuda::KernelArgs args;
+    args.in = {&din[0], &din[1]};
+    args.out = {&dout};
+    args.stream = g_env->stream;
+    args.handles = &g_env->handles;
+    args.workspace = g_env->workspace;
+    args.workspace_bytes = g_env->workspace_bytes;
+    args.state = &state;
+    args.tactic = bad;
+    Status st = cuda::run_kernel(conv2d(1, 1, 1, -1, false), args);
+    EXPECT_FALSE(st.ok()) << bad;
+    EXPECT_NE(st.to_string().find("tactic"), std::string::npos) << st.to_string();
+  }
+}
+
+TEST(GpuPoolNhwc, MaxAvgAdaptive) {
+  for (DType t : kFloatTypes) {
+    const std::string ts = dtype_name(t);
+    for (int64_t c : {64, 3}) {  // vectorized and scalar channel loops
+      HostTensor x = rand_tensor(t, {2, 13, 12, c}, 30);
+      PoolAttrs mp;
+      mp.kind = static_cast<int64_t>(PoolKind::kMax);
+      mp.kernel = {3, 3};
+      mp.stride = {2, 2};
+      mp.padding = {1, 1};
+      mp.dilation = {1, 1};
+      mp.channels_last = true;
+      check("maxpool nhwc " + ts + " C" + std::to_string(c), mp, {&x}, {{t, {2, 7, 6, c}}}, 0);
+      PoolAttrs mpc = mp;
+      mpc.ceil_mode = true;
+      mpc.padding = {0, 0};
+      check("maxpool ceil nhwc " + ts, mpc, {&x}, {{t, {2, 6, 6, c}}}, 0);
+      PoolAttrs ap = mp;
+      ap.kind = static_cast<int64_t>(PoolKind::kAvg);
+      check("avgpool nhwc " + ts, ap, {&x}, {{t, {2, 7, 6, c}}}, 1e-5);
+      ap.count_include_pad = false;
+      check("avgpool no-pad-count nhwc " + ts, ap, {&x}, {{t, {2, 7, 6, c}}}, 1e-5);
+      ap.divisor_override = 5;
+      check("avgpool divisor nhwc " + ts, ap, {&x}, {{t, {2, 7, 6, c}}}, 1e-5);
+      AdaptivePoolAttrs gap{.kind = static_cast<int64_t>(PoolKind::kAvg), .channels_last = true};
+      check("global avg nhwc " + ts, gap, {&x}, {{t, {2, 1, 1, c}}}, 1e-5);
+      check("adaptive avg 5x4 nhwc " + ts, gap, {&x}, {{t, {2, 5, 4, c}}}, 1e-5);
+      AdaptivePoolAttrs amx{.kind = static_cast<int64_t>(PoolKind::kMax), .channels_last = true};
+      check("adaptive max 3x5 nhwc " + ts, amx, {&x}, {{t, {2, 3, 5, c}}}, 0);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ingot
+
+int main(int argc, char** argv) { return ingot::run_gpu_tests(argc, argv); }
+
+#else  // no CUDA in this build
+
+int main() {
+  std::printf("built without CUDA: skipping the GPU conv fusion tests\n");
+  return 77;
+}
+
+#endif
