@@ -26,16 +26,21 @@ python3 -c "import pybind11" 2>/dev/null || export PYTHONPATH="$PWD/.deps/py${PY
 
 if [ "$what" = all ] || [ "$what" = build ]; then
   t0=$(date +%s)
-  cmake -S . -B build-gpu -G Ninja -DINGOT_CUDA=ON -DINGOT_BUILD_PYTHON=ON -DINGOT_DEPS_ROOT="$PWD/.deps" \
+  cmake -S . -B build-gpu -G Ninja -DINGOT_CUDA=ON -DINGOT_DEPS_ROOT="$PWD/.deps" \
       ${cudnn_root:+-DINGOT_CUDNN_ROOT="$cudnn_root"} -DCMAKE_LIBRARY_PATH="$PWD/.deps/cudnn-link" \
       >"$out/configure.log" 2>&1 && ninja -C build-gpu >"$out/build.log" 2>&1
+  rc=$?
+  # The Python extension as pip builds it (private libstdc++, see python/CMakeLists.txt).
+  [ $rc -eq 0 ] && cmake -S . -B build-gpu-py -G Ninja -DINGOT_CUDA=ON -DINGOT_BUILD_PYTHON=ON -DINGOT_BUILD_TESTS=OFF \
+      -DINGOT_PRIVATE_CXX_RUNTIME=ON -DINGOT_DEPS_ROOT="$PWD/.deps" ${cudnn_root:+-DINGOT_CUDNN_ROOT="$cudnn_root"} \
+      -DCMAKE_LIBRARY_PATH="$PWD/.deps/cudnn-link" >>"$out/configure.log" 2>&1 && ninja -C build-gpu-py _ingot >>"$out/build.log" 2>&1
   rc=$?
   tail -30 "$out/build.log"
   note "build: rc=$rc in $(( $(date +%s) - t0 )) s"
   [ $rc -eq 0 ] || { tail -30 "$out/configure.log"; printf '%s\n' "${summary[@]}"; exit 1; }
   # An importable `ingot` package from this build (the extension's RPATH finds the runtime).
   rm -rf build-gpu/pyroot && mkdir -p build-gpu/pyroot && cp -r python/ingot build-gpu/pyroot/ &&
-    cp build-gpu/python/_ingot*.so build-gpu/pyroot/ingot/
+    cp build-gpu-py/python/_ingot*.so build-gpu/pyroot/ingot/
 fi
 
 # The pytest suites against PyTorch on the GPU, one process per precision in parallel
