@@ -185,11 +185,68 @@ Result<Plan> build_plan(const Graph& g, const BuildInfo& build) {
     return false;  // user inputs and outputs are bound per tensor at run time: copy
   };
 
+  // In-place reuse: an elementwise step may write its output over an input of
+  // the same shape and size whose bytes nothing reads afterwards (the kernels
+  // read element i before writing element i). Last uses are counted over groups
+  // of values a reshape may turn into views of one buffer, so a later read
+  // through a view keeps the buffer alive; grouping a reshape that ends up
+  // copied only makes the check more cautious.
+  const size_t num_values = g.num_values();
+  std::vector<int32_t> group(num_values);
+  for (size_t v = 0; v < num_values; ++v) group[v] = static_cast<int32_t>(v);
+  auto root = [&](int32_t v) {
+    while (group[static_cast<size_t>(v)] != v) v = group[static_cast<size_t>(v)];
+    return v;
+  };
+  std::vector<int32_t> group_last(num_values, -1);
+  for (size_t s = 0; s < g.num_nodes(); ++s) {
+    const Node& n = g.node(static_cast<NodeId>(s));
+    if (n.kind() == OpKind::kReshape && n.inputs.size() == 1 && n.outputs.size() == 1 && n.inputs[0] >= 0 &&
+        n.outputs[0] >= 0)
+      group[static_cast<size_t>(root(n.outputs[0]))] = root(n.inputs[0]);
+  }
+  for (size_t s = 0; s < g.num_nodes(); ++s)
+    for (ValueId in : g.node(static_cast<NodeId>(s)).inputs)
+      if (in >= 0) group_last[static_cast<size_t>(root(in))] = std::max(group_last[static_cast<size_t>(root(in))],
+                                                                         static_cast<int32_t>(s));
+  for (ValueId out : g.outputs)  // read by the caller or a copy step after the last node
+    if (out >= 0) group_last[static_cast<size_t>(root(out))] = INT32_MAX;
+
+  auto in_place = [&](const Node& n, int32_t step) -> bool {
+    const OpKind kind = n.kind();
+    if (kind != OpKind::kUnary && kind != OpKind::kBinary && kind != OpKind::kCast && kind != OpKind::kPointwise)
+      return false;
+    if (n.outputs.size() != 1 || tensor_of[static_cast<size_t>(n.outputs[0])] >= 0) return false;
+    const Value& out = g.value(n.outputs[0]);
+    for (ValueId in : n.inputs) {
+      if (in < 0) continue;
+      const Value& src = g.value(in);
+      const int32_t r = request_of_value[static_cast<size_t>(in)];
+      if (r < 0 || src.shape != out.shape || src.nbytes() != out.nbytes()) continue;
+      if (dtype_size(src.dtype) != dtype_size(out.dtype)) continue;
+      if (group_last[static_cast<size_t>(root(in))] != step) continue;
+      // No other input may be another view of the same bytes (read at other offsets).
+      bool shared = false;
+      for (ValueId other : n.inputs)
+        if (other >= 0 && other != in && request_of_value[static_cast<size_t>(other)] == r) shared = true;
+      if (shared) continue;
+      const int32_t t = new_tensor(out, out.name, TensorStorage::kArena, 0);
+      tensor_of[static_cast<size_t>(n.outputs[0])] = t;
+      request_of_value[static_cast<size_t>(n.outputs[0])] = r;
+      alias_tensors.emplace_back(t, r);
+      return true;
+    }
+    return false;
+  };
+
   for (size_t s = 0; s < g.num_nodes(); ++s) {
     const Node& n = g.node(static_cast<NodeId>(s));
     const int32_t step = static_cast<int32_t>(s);
     INGOT_ASSIGN_OR_RETURN(bool aliased, alias_reshape(n, step));
     if (aliased) continue;
+    // Inputs first, so their arena requests exist; then maybe the output takes one over.
+    for (ValueId in : n.inputs) INGOT_RETURN_IF_ERROR(use(in, step).status());
+    const bool reused = in_place(n, step);
     PlanStep ps;
     ps.attrs = n.attrs;
     ps.source = n.source;
@@ -199,6 +256,10 @@ Result<Plan> build_plan(const Graph& g, const BuildInfo& build) {
     }
     for (ValueId out : n.outputs) {
       INGOT_RETURN_IF_ERROR(check_id(out));
+      if (reused) {  // written over its input's bytes (in_place above)
+        ps.outputs.push_back(tensor_of[static_cast<size_t>(out)]);
+        continue;
+      }
       if (tensor_of[static_cast<size_t>(out)] < 0) {
         const Value& val = g.value(out);
         int32_t t = new_tensor(val, val.name, TensorStorage::kArena, 0);
