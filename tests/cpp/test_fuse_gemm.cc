@@ -11,35 +11,14 @@
 #include <random>
 
 #include "ir/graph.h"
+#include "ir_test_util.h"
 #include "passes/evaluate.h"
 #include "passes/passes.h"
 
 namespace ingot {
 namespace {
 
-ValueId add_input(Graph& g, const std::string& name, std::vector<int64_t> shape) {
-  Value v;
-  v.name = name;
-  v.dtype = DType::kFloat32;
-  v.shape = std::move(shape);
-  ValueId id = g.add_value(std::move(v));
-  g.inputs.push_back(id);
-  return id;
-}
-
-ValueId add_op(Graph& g, OpAttrs attrs, std::vector<ValueId> inputs, std::vector<int64_t> shape) {
-  Value v;
-  v.name = "v" + std::to_string(g.num_values());
-  v.dtype = DType::kFloat32;
-  v.shape = std::move(shape);
-  ValueId out = g.add_value(std::move(v));
-  Node n;
-  n.attrs = std::move(attrs);
-  n.inputs = std::move(inputs);
-  n.outputs = {out};
-  g.add_node(std::move(n));
-  return out;
-}
+using namespace ingot::test;
 
 int64_t numel(const std::vector<int64_t>& s) {
   int64_t n = 1;
@@ -67,12 +46,6 @@ OpAttrs unary(UnaryFn fn, double alpha = 0, double beta = 0) {
 }
 OpAttrs add() { return BinaryAttrs{.fn = static_cast<int64_t>(BinaryFn::kAdd)}; }
 OpAttrs linear() { return GemmAttrs{.trans_b = true}; }
-
-size_t count_ops(const Graph& g, OpKind kind) {
-  size_t n = 0;
-  for (const Node& node : g.nodes()) n += node.kind() == kind;
-  return n;
-}
 
 const Node& only_gemm(const Graph& g) {
   for (const Node& n : g.nodes())

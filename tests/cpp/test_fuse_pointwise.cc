@@ -11,34 +11,21 @@
 #include "backends/cpu/cpu_kernels.h"
 #include "core/half.h"
 #include "ir/graph.h"
+#include "ir_test_util.h"
 #include "passes/evaluate.h"
 #include "passes/passes.h"
 
 namespace ingot {
 namespace {
 
-ValueId add_input(Graph& g, const std::string& name, DType dt, std::vector<int64_t> shape) {
-  Value v;
-  v.name = name;
-  v.dtype = dt;
-  v.shape = std::move(shape);
-  ValueId id = g.add_value(std::move(v));
-  g.inputs.push_back(id);
-  return id;
-}
+using namespace ingot::test;
 
+// Like test::add_op, and the node gets a source name ("n<index>") so that merged
+// names can be checked.
 ValueId add_op(Graph& g, OpAttrs attrs, std::vector<ValueId> inputs, DType dt, std::vector<int64_t> shape) {
-  Value v;
-  v.name = "v" + std::to_string(g.num_values());
-  v.dtype = dt;
-  v.shape = std::move(shape);
-  ValueId out = g.add_value(std::move(v));
-  Node n;
-  n.attrs = std::move(attrs);
-  n.inputs = std::move(inputs);
-  n.outputs = {out};
-  n.source.node_name = "n" + std::to_string(g.num_nodes());
-  g.add_node(std::move(n));
+  const std::string node_name = "n" + std::to_string(g.num_nodes());
+  ValueId out = test::add_op(g, std::move(attrs), std::move(inputs), dt, std::move(shape));
+  g.node(g.value(out).producer).source.node_name = node_name;
   return out;
 }
 
@@ -58,12 +45,6 @@ OpAttrs unary(UnaryFn fn, double alpha = 0, double beta = 0) {
   return UnaryAttrs{.fn = static_cast<int64_t>(fn), .alpha = alpha, .beta = beta};
 }
 OpAttrs binary(BinaryFn fn) { return BinaryAttrs{.fn = static_cast<int64_t>(fn)}; }
-
-size_t count_ops(const Graph& g, OpKind kind) {
-  size_t n = 0;
-  for (const Node& node : g.nodes()) n += node.kind() == kind;
-  return n;
-}
 
 std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -3, float hi = 3) {
   std::mt19937 rng(seed);

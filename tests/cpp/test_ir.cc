@@ -5,42 +5,12 @@
 #include <cstring>
 
 #include "ir/graph.h"
+#include "ir_test_util.h"
 
 namespace ingot {
 namespace {
 
-ValueId add_input(Graph& g, const std::string& name, DType dt, std::vector<int64_t> shape) {
-  Value v;
-  v.name = name;
-  v.dtype = dt;
-  v.shape = std::move(shape);
-  ValueId id = g.add_value(std::move(v));
-  g.inputs.push_back(id);
-  return id;
-}
-
-ValueId add_op(Graph& g, OpAttrs attrs, std::vector<ValueId> inputs, DType dt, std::vector<int64_t> shape,
-               const std::string& node_name = "", const std::string& location = "") {
-  Value v;
-  v.name = node_name.empty() ? "v" + std::to_string(g.num_values()) : node_name;
-  v.dtype = dt;
-  v.shape = std::move(shape);
-  ValueId out = g.add_value(std::move(v));
-  Node n;
-  n.attrs = std::move(attrs);
-  n.inputs = std::move(inputs);
-  n.outputs = {out};
-  n.source.node_name = node_name;
-  n.source.location = location;
-  g.add_node(std::move(n));
-  return out;
-}
-
-ValueId add_f32_constant(Graph& g, const std::string& name, std::vector<int64_t> shape, const std::vector<float>& data) {
-  auto bytes = std::make_shared<std::vector<uint8_t>>(data.size() * sizeof(float));
-  std::memcpy(bytes->data(), data.data(), bytes->size());
-  return g.add_constant(name, DType::kFloat32, std::move(shape), bytes);
-}
+using namespace ingot::test;
 
 OpAttrs relu() { return UnaryAttrs{.fn = static_cast<int64_t>(UnaryFn::kRelu)}; }
 OpAttrs binary(BinaryFn fn) { return BinaryAttrs{.fn = static_cast<int64_t>(fn)}; }

@@ -10,58 +10,14 @@
 #include <random>
 
 #include "ir/graph.h"
+#include "ir_test_util.h"
 #include "passes/evaluate.h"
 #include "passes/passes.h"
 
 namespace ingot {
 namespace {
 
-ValueId add_input(Graph& g, const std::string& name, std::vector<int64_t> shape, DType dt = DType::kFloat32) {
-  Value v;
-  v.name = name;
-  v.dtype = dt;
-  v.shape = std::move(shape);
-  ValueId id = g.add_value(std::move(v));
-  g.inputs.push_back(id);
-  return id;
-}
-
-ValueId add_op(Graph& g, OpAttrs attrs, std::vector<ValueId> inputs, std::vector<int64_t> shape,
-               DType dt = DType::kFloat32) {
-  Value v;
-  v.name = "v" + std::to_string(g.num_values());
-  v.dtype = dt;
-  v.shape = std::move(shape);
-  ValueId out = g.add_value(std::move(v));
-  Node n;
-  n.attrs = std::move(attrs);
-  n.inputs = std::move(inputs);
-  n.outputs = {out};
-  g.add_node(std::move(n));
-  return out;
-}
-
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.f, 1.f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
-
-ValueId add_constant(Graph& g, const std::string& name, std::vector<int64_t> shape, uint32_t seed) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  std::vector<float> data = random_floats(static_cast<size_t>(n), seed);
-  auto bytes = std::make_shared<std::vector<uint8_t>>(data.size() * sizeof(float));
-  std::memcpy(bytes->data(), data.data(), bytes->size());
-  return g.add_constant(name, DType::kFloat32, std::move(shape), bytes);
-}
-
-void set_output(Graph& g, ValueId v) {
-  g.outputs.push_back(v);
-  g.output_names.push_back("output." + std::to_string(g.outputs.size() - 1));
-}
+using namespace ingot::test;
 
 std::vector<std::vector<float>> run(const Graph& g, uint32_t seed) {
   std::vector<std::vector<uint8_t>> in;
@@ -93,12 +49,6 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& want,
     norm += double(want[i]) * want[i];
   }
   EXPECT_LE(std::sqrt(err), rel * std::sqrt(norm) + 1e-12);
-}
-
-size_t count_ops(const Graph& g, OpKind kind) {
-  size_t n = 0;
-  for (const Node& node : g.nodes()) n += node.kind() == kind;
-  return n;
 }
 
 // The layout pass with the pipeline's cleanup; checks verification, numbers and idempotence.

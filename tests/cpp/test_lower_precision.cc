@@ -14,37 +14,16 @@
 
 #include "ingot/compiler.h"
 #include "ir/graph.h"
+#include "ir_test_util.h"
 #include "passes/evaluate.h"
 #include "passes/passes.h"
 
 namespace ingot {
 namespace {
 
+using namespace ingot::test;
+
 // ---- graph building -------------------------------------------------------------
-
-ValueId add_input(Graph& g, const std::string& name, DType dt, std::vector<int64_t> shape) {
-  Value v;
-  v.name = name;
-  v.dtype = dt;
-  v.shape = std::move(shape);
-  ValueId id = g.add_value(std::move(v));
-  g.inputs.push_back(id);
-  return id;
-}
-
-ValueId add_op(Graph& g, OpAttrs attrs, std::vector<ValueId> inputs, DType dt, std::vector<int64_t> shape) {
-  Value v;
-  v.name = "v" + std::to_string(g.num_values());
-  v.dtype = dt;
-  v.shape = std::move(shape);
-  ValueId out = g.add_value(std::move(v));
-  Node n;
-  n.attrs = std::move(attrs);
-  n.inputs = std::move(inputs);
-  n.outputs = {out};
-  g.add_node(std::move(n));
-  return out;
-}
 
 template <typename T>
 std::shared_ptr<std::vector<uint8_t>> bytes_of(const std::vector<T>& data) {
@@ -70,12 +49,6 @@ const Node* first_of_kind(const Graph& g, OpKind kind) {
     if (n.kind() == kind) return &n;
   return nullptr;
 }
-size_t count_ops(const Graph& g, OpKind kind) {
-  size_t n = 0;
-  for (const Node& node : g.nodes()) n += node.kind() == kind;
-  return n;
-}
-
 // ---- independent reference conversions ------------------------------------------
 
 // x rounded to nearest even with `significand_bits` bits (implicit one included);

@@ -7,41 +7,14 @@
 #include <cstring>
 
 #include "ir/graph.h"
+#include "ir_test_util.h"
 #include "passes/evaluate.h"
 #include "passes/passes.h"
 
 namespace ingot {
 namespace {
 
-ValueId add_input(Graph& g, const std::string& name, DType dt, std::vector<int64_t> shape) {
-  Value v;
-  v.name = name;
-  v.dtype = dt;
-  v.shape = std::move(shape);
-  ValueId id = g.add_value(std::move(v));
-  g.inputs.push_back(id);
-  return id;
-}
-
-ValueId add_op(Graph& g, OpAttrs attrs, std::vector<ValueId> inputs, DType dt, std::vector<int64_t> shape) {
-  Value v;
-  v.name = "v" + std::to_string(g.num_values());
-  v.dtype = dt;
-  v.shape = std::move(shape);
-  ValueId out = g.add_value(std::move(v));
-  Node n;
-  n.attrs = std::move(attrs);
-  n.inputs = std::move(inputs);
-  n.outputs = {out};
-  g.add_node(std::move(n));
-  return out;
-}
-
-ValueId add_f32_constant(Graph& g, const std::string& name, std::vector<int64_t> shape, const std::vector<float>& data) {
-  auto bytes = std::make_shared<std::vector<uint8_t>>(data.size() * sizeof(float));
-  std::memcpy(bytes->data(), data.data(), bytes->size());
-  return g.add_constant(name, DType::kFloat32, std::move(shape), bytes);
-}
+using namespace ingot::test;
 
 std::vector<uint8_t> f32_bytes(const std::vector<float>& v) {
   std::vector<uint8_t> b(v.size() * sizeof(float));
@@ -57,12 +30,6 @@ std::vector<float> constant_floats(const Value& v) { return as_floats(*v.constan
 
 OpAttrs unary(UnaryFn fn) { return UnaryAttrs{.fn = static_cast<int64_t>(fn)}; }
 OpAttrs binary(BinaryFn fn) { return BinaryAttrs{.fn = static_cast<int64_t>(fn)}; }
-
-size_t count_ops(const Graph& g, OpKind kind) {
-  size_t n = 0;
-  for (const Node& node : g.nodes()) n += node.kind() == kind;
-  return n;
-}
 
 std::vector<float> run_f32(const Graph& g, const std::vector<std::vector<float>>& inputs, size_t output = 0) {
   std::vector<std::vector<uint8_t>> in;
