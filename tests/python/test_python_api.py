@@ -79,7 +79,7 @@ class Unsupported(torch.nn.Module):
     def forward(self, x):
         y = torch.relu(x)
         d = torch.linalg.det(y)  # UNSUPPORTED-DET
-        v, _ = torch.topk(y, 2, dim=-1)  # UNSUPPORTED-TOPK
+        v = torch.linalg.inv(y)  # UNSUPPORTED-INV
         return d.unsqueeze(-1) + v.sum(-1)
 
 
@@ -270,9 +270,9 @@ def test_unsupported_operator_lists_every_op_with_source_line():
     assert isinstance(err, ingot.IngotError)
     targets = {u.target for u in err.unsupported}
     assert any("det" in t for t in targets), targets
-    assert any("topk" in t for t in targets), targets
+    assert any("inv" in t for t in targets), targets
     this_file = os.path.basename(__file__)
-    for marker, op in (("UNSUPPORTED-DET", "det"), ("UNSUPPORTED-TOPK", "topk")):
+    for marker, op in (("UNSUPPORTED-DET", "det"), ("UNSUPPORTED-INV", "inv")):
         record = next(u for u in err.unsupported if op in u.target)
         assert record.location == f"{this_file}:{_line_of(marker)}", record
         assert marker in record.code
@@ -285,7 +285,7 @@ def test_check_method_op_support(cnn, capsys):
     assert "supported" in capsys.readouterr().out
     assert ingot.check_method_op_support(Unsupported(), "forward", (torch.randn(2, 3, 3),)) is False
     out = capsys.readouterr().out
-    assert "det" in out and "topk" in out and os.path.basename(__file__) in out
+    assert "det" in out and "inv" in out and os.path.basename(__file__) in out
 
 
 def test_compare_reports_stats_and_catches_a_wrong_engine(cnn):
