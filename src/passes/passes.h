@@ -59,6 +59,24 @@ bool run_fuse_gemm(Graph& g);
 // Chains of float elementwise ops into one Pointwise op (fuse_pointwise.cc).
 bool run_fuse_pointwise(Graph& g);
 
+// --- attention data movement (run after precision lowering, so they can see the
+// dtypes the kernels will get) ---
+
+// Gemms that read the same input with constant weights (attention's q, k and v
+// projections) into one Gemm over the concatenated weights, the old outputs
+// becoming slices of its output (merge_sibling_gemms.cc). Only worth it where the
+// slices are then read in place (fold_attention_views.cc): with
+// `attention_operands_only`, only Gemms whose outputs reach nothing but q/k/v
+// operands of attention steps fold_attention_views will fold (for `cuda_backend`)
+// are merged.
+bool run_merge_sibling_gemms(Graph& g, bool attention_operands_only = true, bool cuda_backend = false);
+// Attention reads q, k, v through the reshapes, permutes and slices that feed it
+// and writes through the permute that follows it (strided views in its `views`
+// attribute), so those copies disappear; a permute feeding a projection that only
+// attention reads moves below it first, to be absorbed too (fold_attention_views.cc).
+// `cuda_backend`: on cuda only fold where the flash kernel can run the step.
+bool run_fold_attention_views(Graph& g, bool cuda_backend);
+
 // Runs the passes in order for the build options; verifies the graph after each.
 Status run_pipeline(Graph& g, const BuildOptions& options,
                     const std::function<void(const std::string&)>& progress = {});

@@ -111,6 +111,30 @@ Status run_fusion(Graph& g, const BuildOptions& options, const std::function<voi
   return Status::ok_status();
 }
 
+// Attention data movement, after lowering because on cuda whether a step can be
+// folded depends on the dtype its kernel gets (flash runs fp16/bf16). Sibling
+// projections are merged first so their slices fold into the attention's views.
+Status fold_attention(Graph& g, const BuildOptions& options, const std::function<void(const std::string&)>& say) {
+  const bool cuda = options.backend == "cuda";
+  const size_t before = g.num_nodes();
+  bool changed = false;
+  if (run_merge_sibling_gemms(g, /*attention_operands_only=*/true, cuda)) {
+    INGOT_RETURN_IF_ERROR(verified(g, "merge_sibling_gemms"));
+    changed = true;
+  }
+  if (run_fold_attention_views(g, cuda)) {
+    INGOT_RETURN_IF_ERROR(verified(g, "fold_attention_views"));
+    changed = true;
+  }
+  if (!changed) return Status::ok_status();
+  run_canonicalize(g);
+  INGOT_RETURN_IF_ERROR(verified(g, "canonicalize"));
+  run_dce(g);
+  INGOT_RETURN_IF_ERROR(verified(g, "dce"));
+  say("  fold_attention_views: " + std::to_string(before) + " -> " + std::to_string(g.num_nodes()) + " nodes");
+  return Status::ok_status();
+}
+
 }  // namespace
 
 Status run_pipeline(Graph& g, const BuildOptions& options, const std::function<void(const std::string&)>& progress) {
@@ -146,7 +170,8 @@ Status run_pipeline(Graph& g, const BuildOptions& options, const std::function<v
     say("  optimization round " + std::to_string(round + 1) + ": " + std::to_string(g.num_nodes()) + " nodes");
   }
   INGOT_RETURN_IF_ERROR(run_fusion(g, options, say));
-  return lower_precision(g, options, say);
+  INGOT_RETURN_IF_ERROR(lower_precision(g, options, say));
+  return fold_attention(g, options, say);
 }
 
 }  // namespace ingot

@@ -165,6 +165,15 @@ inline void compare(const std::string& label, const HostTensor& ref, const HostT
   }
 }
 
+// Points a step's arguments at the test environment's stream, libraries and workspace.
+inline void bind_test_env(cuda::KernelArgs& args, std::unique_ptr<cuda::StepState>* state) {
+  args.stream = g_env->stream;
+  args.handles = &g_env->handles;
+  args.workspace = g_env->workspace;
+  args.workspace_bytes = g_env->workspace_bytes;
+  args.state = state;
+}
+
 // Runs attrs on the CPU and the GPU and compares every output. A case the CPU backend
 // calls unsupported is skipped. fp32_reference: widen 16-bit float tensors to float32
 // for the CPU run.
@@ -218,11 +227,7 @@ inline void check(const std::string& label, const OpAttrs& attrs, const std::vec
     gargs.out.push_back(&dout[i]);
   }
   std::unique_ptr<cuda::StepState> state;
-  gargs.stream = g_env->stream;
-  gargs.handles = &g_env->handles;
-  gargs.workspace = g_env->workspace;
-  gargs.workspace_bytes = g_env->workspace_bytes;
-  gargs.state = &state;
+  bind_test_env(gargs, &state);
   gargs.tactic = tactic;
   for (int pass = 0; pass < 2; ++pass) {
     for (size_t i = 0; i < outs.size(); ++i)

@@ -72,6 +72,24 @@ inline ValueId add_constant(Graph& g, const std::string& name, std::vector<int64
   return add_f32_constant(g, name, std::move(shape), random_floats(static_cast<size_t>(n), seed));
 }
 
+// Float32 bytes of uniform values in [-1, 1) for each graph input (seeds seed, seed+1, ...).
+inline std::vector<std::vector<uint8_t>> random_input_bytes(const Graph& g, uint32_t seed = 100) {
+  std::vector<std::vector<uint8_t>> in;
+  for (ValueId id : g.inputs) {
+    std::vector<float> v = random_floats(static_cast<size_t>(g.value(id).numel()), seed++);
+    std::vector<uint8_t> b(v.size() * sizeof(float));
+    std::memcpy(b.data(), v.data(), b.size());
+    in.push_back(std::move(b));
+  }
+  return in;
+}
+
+inline std::vector<float> floats_of(const std::vector<uint8_t>& bytes) {
+  std::vector<float> v(bytes.size() / sizeof(float));
+  std::memcpy(v.data(), bytes.data(), v.size() * sizeof(float));
+  return v;
+}
+
 inline void set_output(Graph& g, ValueId v) {
   g.outputs.push_back(v);
   g.output_names.push_back("output." + std::to_string(g.outputs.size() - 1));

@@ -57,23 +57,11 @@ const Node& only_gemm(const Graph& g) {
 
 // Runs the graph on fixed random inputs; returns every output as floats.
 std::vector<std::vector<float>> run(const Graph& g) {
-  std::vector<std::vector<uint8_t>> in;
-  uint32_t seed = 100;
-  for (ValueId id : g.inputs) {
-    std::vector<float> v = random_floats(g.value(id).numel(), seed++);
-    std::vector<uint8_t> b(v.size() * sizeof(float));
-    std::memcpy(b.data(), v.data(), b.size());
-    in.push_back(std::move(b));
-  }
-  auto r = evaluate_graph(g, in);
+  auto r = evaluate_graph(g, random_input_bytes(g));
   EXPECT_TRUE(r.ok()) << r.status().to_string() << "\n" << print_graph(g);
   std::vector<std::vector<float>> outs;
-  if (!r.ok()) return outs;
-  for (const auto& b : r.value()) {
-    std::vector<float> v(b.size() / sizeof(float));
-    std::memcpy(v.data(), b.data(), v.size() * sizeof(float));
-    outs.push_back(std::move(v));
-  }
+  if (r.ok())
+    for (const auto& b : r.value()) outs.push_back(floats_of(b));
   return outs;
 }
 

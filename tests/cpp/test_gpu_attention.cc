@@ -2,7 +2,8 @@
 // ""), each compared with the CPU backend (itself tested against PyTorch) on the
 // shapes the models use (ViT-B/16, BERT-base with float and bool masks) and the
 // edges: causal, grouped-query heads, L != S (single-query decode), head sizes
-// 32/128, unequal q/v head sizes, fully masked rows. Where a tactic is expected to
+// 32/128, unequal q/v head sizes, fully masked rows; and strided views (q, k, v
+// read in place from a packed projection, out written as [B, L, H, E]). Where a tactic is expected to
 // support a case, it must run it (an `unsupported` answer fails the test).
 #include <cmath>
 #include <cstdio>
@@ -16,11 +17,11 @@
 namespace ingot {
 namespace {
 
-const char* const kTactics[] = {"flash", "gemm", "rows", ""};
+const char* const kTactics[] = {"flash", "flash32", "gemm", "rows", ""};
 
 // Which tactics must run a case: flash needs fp16/bf16 and E == Ev in {32, 64, 128}.
 bool expect_supported(const std::string& tactic, DType t, int64_t e, int64_t ev) {
-  if (tactic == "flash") return is_half_like(t) && e == ev && (e == 32 || e == 64 || e == 128);
+  if (tactic == "flash" || tactic == "flash32") return is_half_like(t) && e == ev && (e == 32 || e == 64 || e == 128);
   return true;
 }
 
@@ -160,7 +161,7 @@ struct DeviceArgs {
 TEST(GpuAttentionTactics, TacticList) {
   const Shapes vit{{32, 12, 197, 64}, {32, 12, 197, 64}, {32, 12, 197, 64}};
   DeviceArgs half(DType::kFloat16, vit);
-  EXPECT_EQ(cuda::candidate_tactics(attrs_for(64), half.args), (std::vector<std::string>{"flash", "gemm", "rows"}));
+  EXPECT_EQ(cuda::candidate_tactics(attrs_for(64), half.args), (std::vector<std::string>{"flash", "flash32", "gemm", "rows"}));
   DeviceArgs single(DType::kFloat32, vit);
   EXPECT_EQ(cuda::candidate_tactics(attrs_for(64), single.args), (std::vector<std::string>{"gemm", "rows"}));
   const Shapes odd{{1, 2, 33, 48}, {1, 2, 45, 48}, {1, 2, 45, 24}};
@@ -204,6 +205,53 @@ TEST(GpuAttentionTactics, UnknownAndUnsupportedTactics) {
     EXPECT_EQ(st.code(), code) << tactic << ": " << st.to_string();
     EXPECT_EQ(cudaStreamSynchronize(g_env->stream), cudaSuccess);
   }
+}
+
+// ---------------------------------------------------------------- strided views (fold_attention_views)
+
+// Attention reading q, k, v in place from one packed projection and writing
+// [B, L, H, E], as the folded BERT and ViT steps do. `seq_major`: ViT's [L, B, 3D]
+// projection instead of BERT's [B, L, 3D].
+void run_packed(const std::string& name, int64_t B, int64_t L, int64_t H, int64_t E, bool seq_major,
+                bool bool_mask, uint32_t seed) {
+  const int64_t D = H * E;
+  AttentionAttrs a = attrs_for(E);
+  a.dims = {B, H, H, L, L, E, E};
+  const int64_t sb = seq_major ? 3 * D : L * 3 * D, sl = seq_major ? B * 3 * D : 3 * D;
+  for (int t = 0; t < 3; ++t) a.views.insert(a.views.end(), {t * D, sb, E, sl});
+  a.views.insert(a.views.end(), {0, L * D, E, D});  // out [B, L, H, E]
+  const std::vector<int64_t> packed = seq_major ? std::vector<int64_t>{L, B, 3 * D} : std::vector<int64_t>{B, L, 3 * D};
+  for (DType t : kFloatTypes) {
+    HostTensor qkv = rand_tensor(t, packed, seed);
+    HostTensor mask(DType::kBool, {B, 1, 1, L});
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t j = 0; j < L; ++j) mask.set(b * L + j, j < L - 9 * b ? 1 : 0);
+    std::vector<const HostTensor*> in = {&qkv, &qkv, &qkv};
+    if (bool_mask) in.push_back(&mask);
+    for (const char* tactic : {"flash", "flash32", "rows", ""}) {
+      if (!expect_supported(tactic, t, E, E)) continue;
+      check(name + " " + dtype_name(t) + " tactic '" + tactic + "'", a, in, {{t, {B, L, H, E}}}, 1e-4, true, tactic);
+    }
+  }
+}
+
+TEST(GpuAttentionViews, BertPackedQkvWithPaddingMask) {
+  run_packed("bert packed [3,128,2304] -> [3,128,12,64]", 3, 128, 12, 64, false, true, 110);
+}
+
+TEST(GpuAttentionViews, VitSequenceMajorPackedQkv) {
+  run_packed("vit packed [197,2,2304] -> [2,197,12,64]", 2, 197, 12, 64, true, false, 120);
+  run_packed("head 128 packed [2,70,1024]", 2, 70, 4, 128, false, false, 121);
+  run_packed("head 32 packed [70,2,384]", 2, 70, 4, 32, true, true, 122);
+}
+
+TEST(GpuAttentionViews, GemmTacticRefusesViews) {
+  const Shapes s{{2, 4, 16, 64}, {2, 4, 16, 64}, {2, 4, 16, 64}};
+  AttentionAttrs a = attrs_for(64);
+  a.dims = {2, 4, 4, 16, 16, 64, 64};
+  for (int t = 0; t < 4; ++t) a.views.insert(a.views.end(), {0, 4 * 16 * 64, 64, 4 * 64});  // [B, L, H, E]
+  DeviceArgs half(DType::kFloat16, s);
+  EXPECT_EQ(cuda::candidate_tactics(a, half.args), (std::vector<std::string>{"flash", "flash32", "rows"}));
 }
 
 }  // namespace

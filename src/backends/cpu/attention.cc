@@ -2,12 +2,15 @@
 // per (batch, head) with two Eigen GEMMs, grouped-query heads (Hq a multiple of
 // Hkv), bool or additive masks broadcast to [B.., Hq, L, S], and torch's
 // top-left-aligned causal mask. Rows whose every score is -inf give zeros, as
-// torch's math path (_safe_softmax) and its CPU flash kernel do.
+// torch's math path (_safe_softmax) and its CPU flash kernel do. q, k, v and out
+// are read and written through the step's views (ir/attention_geometry.h), so a
+// folded step reads a packed projection in place.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "backends/cpu/nn_util.h"
+#include "ir/attention_geometry.h"
 
 namespace ingot::cpu {
 namespace {
@@ -17,27 +20,20 @@ using nn::MatMap;
 using nn::shape_string;
 
 template <typename T>
+using StridedMap = Eigen::Map<const nn::RowMatrix<T>, 0, Eigen::OuterStride<>>;
+template <typename T>
+using StridedOutMap = Eigen::Map<nn::RowMatrix<T>, 0, Eigen::OuterStride<>>;
+
+template <typename T>
 Status attention_typed(const AttentionAttrs& attrs, const KernelArgs& args) {
   const TensorRef &q = *args.in[0], &k = *args.in[1], &v = *args.in[2];
   const TensorRef* mask = args.in.size() > 3 ? args.in[3] : nullptr;
   TensorRef& out = *args.out[0];
-  int r = q.rank();
-  if (r < 3 || k.rank() != r || v.rank() != r || out.rank() != r)
-    return invalid_argument("attention: q, k, v and out must share a rank >= 3; got q " + shape_string(q.shape) +
-                            ", k " + shape_string(k.shape) + ", v " + shape_string(v.shape));
-  const int64_t hq = q.shape[r - 3], l = q.shape[r - 2], e = q.shape[r - 1];
-  const int64_t hkv = k.shape[r - 3], s = k.shape[r - 2], ev = v.shape[r - 1];
-  const int64_t batch = nn::product(q.shape, 0, r - 3);
-  bool ok = k.shape[r - 1] == e && v.shape[r - 3] == hkv && v.shape[r - 2] == s && hkv > 0 && hq % hkv == 0 &&
-            nn::product(k.shape, 0, r - 3) == batch && nn::product(v.shape, 0, r - 3) == batch &&
-            out.numel() == batch * hq * l * ev && out.shape[r - 1] == ev;
-  if (!ok)
-    return invalid_argument("attention: inconsistent shapes q " + shape_string(q.shape) + ", k " +
-                            shape_string(k.shape) + ", v " + shape_string(v.shape) + ", out " +
-                            shape_string(out.shape));
+  INGOT_ASSIGN_OR_RETURN(const AttnGeometry geo, attention_geometry(attrs, q.shape, k.shape, v.shape, out.shape,
+                                                                    "attention:"));
+  const int64_t hq = geo.hq, l = geo.L, e = geo.E, hkv = geo.hkv, s = geo.S, ev = geo.Ev;
   // Mask strides over the full [B.., Hq, L, S] index space (0 where it broadcasts).
-  std::vector<int64_t> full(q.shape.begin(), q.shape.end() - 1);
-  full.push_back(s);
+  const std::vector<int64_t>& full = geo.mask_space;
   std::vector<int64_t> mstride(full.size(), 0);
   bool bool_mask = false;
   if (mask) {
@@ -64,14 +60,15 @@ Status attention_typed(const AttentionAttrs& attrs, const KernelArgs& args) {
   const T* kd = k.as<T>();
   const T* vd = v.as<T>();
   T* od = out.as<T>();
-  const int64_t heads = batch * hq;
+  const int64_t heads = geo.batch * hq;
+  auto at = [](const AttnView& view, int64_t b, int64_t h) { return view.offset + b * view.stride_b + h * view.stride_h; };
 
   auto run_head = [&](int64_t bh) {
     const int64_t b = bh / hq, h = bh % hq, hk = h / group;
     T* scores = nn::scratch<T>(static_cast<size_t>(l * s), 1);
     MatMap<T> sm(scores, l, s);
-    ConstMatMap<T> qm(qd + bh * l * e, l, e);
-    ConstMatMap<T> km(kd + (b * hkv + hk) * s * e, s, e);
+    StridedMap<T> qm(qd + at(geo.q, b, h), l, e, Eigen::OuterStride<>(geo.q.stride_row));
+    StridedMap<T> km(kd + at(geo.k, b, hk), s, e, Eigen::OuterStride<>(geo.k.stride_row));
     sm.noalias() = (qm * km.transpose()) * scale;
     int64_t mask_base = 0;
     if (mask) {  // offset of this (batch.., head) in the mask
@@ -110,8 +107,8 @@ Status attention_typed(const AttentionAttrs& attrs, const KernelArgs& args) {
       T inv = T(1) / sum;
       for (int64_t j = 0; j < s; ++j) row[j] *= inv;
     }
-    ConstMatMap<T> vm(vd + (b * hkv + hk) * s * ev, s, ev);
-    MatMap<T>(od + bh * l * ev, l, ev).noalias() = sm * vm;
+    StridedMap<T> vm(vd + at(geo.v, b, hk), s, ev, Eigen::OuterStride<>(geo.v.stride_row));
+    StridedOutMap<T>(od + at(geo.out, b, h), l, ev, Eigen::OuterStride<>(geo.out.stride_row)).noalias() = sm * vm;
   };
   // Enough heads: one head per thread. Few heads: let Eigen parallelize each GEMM.
   if (heads >= 2) {

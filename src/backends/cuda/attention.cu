@@ -4,8 +4,8 @@
 // and zeros for rows whose every key is masked (torch's SDPA and the CPU kernel).
 //
 // This file parses the step, picks a tactic and holds the fallback tactic. The
-// tactics, in tie-break order (attention_tactics): "flash" (tensor cores,
-// attention_flash.cu), "gemm" (cuBLASLt + softmax, attention_gemm.cu) and "rows"
+// tactics, in tie-break order (attention_tactics): "flash" and "flash32" (tensor
+// cores, 64- or 32-row query blocks, attention_flash.cu), "gemm" (cuBLASLt + softmax, attention_gemm.cu) and "rows"
 // (below). "" runs the first one that supports the step; the choice and any
 // library descriptors are built on the first run and cached in the step state.
 //
@@ -25,6 +25,7 @@ constexpr int kWarps = 4;
 
 struct RowsParams {
   int64_t hq = 0, hkv = 0, L = 0, S = 0, E = 0, Ev = 0;
+  AttnView q, k, v, out;
   int64_t heads = 0;  // batch * hq
   float scale = 1.f;
   bool causal = false;
@@ -65,9 +66,9 @@ __global__ void __launch_bounds__(kWarps * 32) rows_kernel(const T* __restrict__
     const int64_t i = (job % row_blocks) * kWarps + warp;
     if (i >= p.L) continue;  // whole warp: no block-level sync below
     const int64_t b = bh / p.hq, h = bh % p.hq, hk = h / (p.hq / p.hkv);
-    const T* qr = q + (bh * p.L + i) * p.E;
-    const T* kh = k + (b * p.hkv + hk) * p.S * p.E;
-    const T* vh = v + (b * p.hkv + hk) * p.S * p.Ev;
+    const T* qr = q + view_base(p.q, b, h) + i * p.q.stride_row;
+    const T* kh = k + view_base(p.k, b, hk);
+    const T* vh = v + view_base(p.v, b, hk);
     __syncwarp();
     for (int64_t e = lane; e < p.E; e += 32) qs[e] = widen(qr[e]);
     __syncwarp();
@@ -81,7 +82,7 @@ __global__ void __launch_bounds__(kWarps * 32) rows_kernel(const T* __restrict__
       const int64_t j = j0 + lane;
       float s = -INFINITY;
       if (j < s_end) {
-        s = dot_row(qs, kh + j * p.E, p.E, p.vec_k) * p.scale;
+        s = dot_row(qs, kh + j * p.k.stride_row, p.E, p.vec_k) * p.scale;
         if (p.mask.kind == 1) {
           if (!static_cast<const bool*>(p.mask.data)[mask_base + j * p.mask.ms_s]) s = -INFINITY;
         } else if (p.mask.kind == 2) {
@@ -100,7 +101,7 @@ __global__ void __launch_bounds__(kWarps * 32) rows_kernel(const T* __restrict__
       const int count = s_end - j0 < 32 ? static_cast<int>(s_end - j0) : 32;
       for (int jj = 0; jj < count; ++jj) {
         const float pw = __shfl_sync(0xffffffffu, pj, jj);
-        const T* vr = vh + (j0 + jj) * p.Ev;
+        const T* vr = vh + (j0 + jj) * p.v.stride_row;
 #pragma unroll
         for (int t = 0; t < kPerLane; ++t) {
           const int64_t d = lane + 32 * t;
@@ -109,7 +110,7 @@ __global__ void __launch_bounds__(kWarps * 32) rows_kernel(const T* __restrict__
       }
     }
     const float inv = run_sum > 0.f ? 1.f / run_sum : 0.f;
-    T* orow = out + (bh * p.L + i) * p.Ev;
+    T* orow = out + view_base(p.out, b, h) + i * p.out.stride_row;
 #pragma unroll
     for (int t = 0; t < kPerLane; ++t) {
       const int64_t d = lane + 32 * t;
@@ -149,37 +150,32 @@ Result<AttnProblem> parse_problem(const OpAttrs& attrs, const KernelArgs& args) 
   const auto& a = std::get<AttentionAttrs>(attrs);
   const DeviceTensor &q = *args.in[0], &k = *args.in[1], &v = *args.in[2], &out = *args.out[0];
   const DeviceTensor* mask = args.in.size() > 3 ? args.in[3] : nullptr;
-  const int r = q.rank();
-  if (r < 3 || k.rank() != r || v.rank() != r || out.rank() != r)
-    return invalid_argument("[cuda attention] q, k, v and out must share a rank >= 3; got q " + shape_str(q.shape) +
-                            ", k " + shape_str(k.shape) + ", v " + shape_str(v.shape));
   if (k.dtype != q.dtype || v.dtype != q.dtype || out.dtype != q.dtype)
     return unsupported(std::string("[cuda attention] mixed dtypes ") + dtype_name(q.dtype) + ", " +
                        dtype_name(k.dtype) + ", " + dtype_name(v.dtype));
   if (q.dtype != DType::kFloat32 && q.dtype != DType::kFloat16 && q.dtype != DType::kBFloat16)
     return unsupported(std::string("[cuda attention] dtype ") + dtype_name(q.dtype) + " is not supported on cuda");
+  INGOT_ASSIGN_OR_RETURN(const AttnGeometry geo,
+                         attention_geometry(a, q.shape, k.shape, v.shape, out.shape, "[cuda attention]"));
   AttnProblem p;
   p.dtype = q.dtype;
-  p.hq = q.shape[r - 3];
-  p.L = q.shape[r - 2];
-  p.E = q.shape[r - 1];
-  p.hkv = k.shape[r - 3];
-  p.S = k.shape[r - 2];
-  p.Ev = v.shape[r - 1];
-  p.batch = product(q.shape, 0, r - 3);
-  const bool ok = k.shape[r - 1] == p.E && v.shape[r - 3] == p.hkv && v.shape[r - 2] == p.S && p.hkv > 0 &&
-                  p.hq % p.hkv == 0 && product(k.shape, 0, r - 3) == p.batch &&
-                  product(v.shape, 0, r - 3) == p.batch && out.numel() == p.batch * p.hq * p.L * p.Ev &&
-                  out.shape[r - 1] == p.Ev;
-  if (!ok)
-    return invalid_argument("[cuda attention] inconsistent shapes q " + shape_str(q.shape) + ", k " +
-                            shape_str(k.shape) + ", v " + shape_str(v.shape) + ", out " + shape_str(out.shape));
+  p.batch = geo.batch;
+  p.hq = geo.hq;
+  p.hkv = geo.hkv;
+  p.L = geo.L;
+  p.S = geo.S;
+  p.E = geo.E;
+  p.Ev = geo.Ev;
+  p.q = geo.q;
+  p.k = geo.k;
+  p.v = geo.v;
+  p.out = geo.out;
+  p.strided = geo.strided;
   p.heads = p.batch * p.hq;
   p.scale = static_cast<float>(a.scale);
   p.causal = a.is_causal;
   if (mask) {
-    std::vector<int64_t> full(q.shape.begin(), q.shape.end() - 1);
-    full.push_back(p.S);
+    const std::vector<int64_t>& full = geo.mask_space;
     if (mask->rank() > static_cast<int>(full.size()))
       return invalid_argument("[cuda attention] mask " + shape_str(mask->shape) + " has more dims than " +
                               shape_str(full));
@@ -210,19 +206,23 @@ Result<AttnProblem> parse_problem(const OpAttrs& attrs, const KernelArgs& args) 
   return p;
 }
 
-enum class Tactic { kFlash, kGemm, kRows };
+// SMs of the GPUs ingot targets (H100 SXM: 132), for the untuned flash block choice.
+constexpr int64_t kTypicalSmCount = 132;
+
+enum class Tactic { kFlash, kFlash32, kGemm, kRows };
 
 Result<Tactic> parse_tactic(const std::string& t) {
   if (t == "flash") return Tactic::kFlash;
+  if (t == "flash32") return Tactic::kFlash32;
   if (t == "gemm") return Tactic::kGemm;
   if (t == "rows") return Tactic::kRows;
-  return invalid_argument("[cuda attention] unknown tactic '" + t + "' (expected flash, gemm, rows or empty)");
+  return invalid_argument("[cuda attention] unknown tactic '" + t + "' (expected flash, flash32, gemm, rows or empty)");
 }
 
 // Whether a tactic can run this problem with these arguments (ok or the reason why not).
 Status tactic_supports(Tactic t, const AttnProblem& p, const KernelArgs& args) {
   switch (t) {
-    case Tactic::kFlash:
+    case Tactic::kFlash: case Tactic::kFlash32:
       INGOT_RETURN_IF_ERROR(flash_check(p));
       if (!flash_aligned(args))
         return unsupported("[cuda attention] flash: q, k, v and out must be 16-byte aligned");
@@ -256,7 +256,14 @@ Result<std::unique_ptr<AttentionState>> build_state(const OpAttrs& attrs, const 
     INGOT_ASSIGN_OR_RETURN(st->tactic, parse_tactic(args.tactic));
     INGOT_RETURN_IF_ERROR(tactic_supports(st->tactic, p, args));
   }
-  if (st->tactic == Tactic::kFlash) INGOT_RETURN_IF_ERROR(flash_prepare(p));
+  if (st->tactic == Tactic::kFlash && args.tactic.empty()) {
+    // Untuned default: 32-row blocks when 64-row ones would not give every SM two CTAs.
+    const int64_t ctas = p.heads * ((p.L + 63) / 64);
+    if (ctas < 2 * kTypicalSmCount) st->tactic = Tactic::kFlash32;
+  }
+  st->problem.flash_block_m = st->tactic == Tactic::kFlash32 ? 32 : 64;
+  if (st->tactic == Tactic::kFlash || st->tactic == Tactic::kFlash32)
+    INGOT_RETURN_IF_ERROR(flash_prepare(st->problem));
   if (st->tactic == Tactic::kGemm) {
     auto plan = gemm_prepare(p, args);
     if (!plan.ok()) {
@@ -279,12 +286,19 @@ Status rows_launch(const AttnProblem& ap, const KernelArgs& args) {
   p.S = ap.S;
   p.E = ap.E;
   p.Ev = ap.Ev;
+  p.q = ap.q;
+  p.k = ap.k;
+  p.v = ap.v;
+  p.out = ap.out;
   p.heads = ap.heads;
   p.scale = ap.scale;
   p.causal = ap.causal;
   p.mask = ap.mask;
-  p.vec_k = (p.E * static_cast<int64_t>(dtype_size(ap.dtype))) % 16 == 0 &&
-            reinterpret_cast<uintptr_t>(args.in[1]->data) % 16 == 0;
+  const int64_t elem = static_cast<int64_t>(dtype_size(ap.dtype));
+  p.vec_k = (p.E * elem) % 16 == 0 && reinterpret_cast<uintptr_t>(args.in[1]->data) % 16 == 0 &&
+            alignment_of({static_cast<uint64_t>(ap.k.offset * elem), static_cast<uint64_t>(ap.k.stride_b * elem),
+                          static_cast<uint64_t>(ap.k.stride_h * elem),
+                          static_cast<uint64_t>(ap.k.stride_row * elem)}) >= 16;
   switch (ap.dtype) {
     case DType::kFloat32: return rows_for_ev<float>(args, p);
     case DType::kFloat16: return rows_for_ev<__half>(args, p);
@@ -312,7 +326,7 @@ Status attention(const OpAttrs& attrs, const KernelArgs& args) {
     p.mask.data = args.in[3]->data;
   }
   switch (st->tactic) {
-    case Tactic::kFlash:
+    case Tactic::kFlash: case Tactic::kFlash32:
       // The state was built for aligned pointers; rebound unaligned ones take the fallback.
       if (flash_aligned(args)) return flash_launch(p, args);
       return rows_launch(p, args);
@@ -329,8 +343,11 @@ std::vector<std::string> attention_tactics(const OpAttrs& attrs, const KernelArg
   if (!parsed.ok()) return {};
   const AttnProblem& p = parsed.value();
   std::vector<std::string> tactics;
-  if (flash_check(p).ok()) tactics.push_back("flash");
-  tactics.push_back("gemm");  // its workspace is sized for it when the tuner picks it
+  if (flash_check(p).ok()) {
+    tactics.push_back("flash");
+    tactics.push_back("flash32");
+  }
+  if (!p.strided) tactics.push_back("gemm");  // its workspace is sized for it when the tuner picks it
   tactics.push_back("rows");
   return tactics;
 }
@@ -344,7 +361,8 @@ size_t attention_workspace_size(const OpAttrs& attrs, const KernelArgs& args) {
   const AttnProblem& p = parsed.value();
   const size_t gemm_bytes = gemm_attention_workspace(p);
   if (args.tactic == "gemm") return gemm_bytes;
-  if (args.tactic.empty() && !flash_check(p).ok() && gemm_bytes <= (size_t{256} << 20)) return gemm_bytes;
+  if (args.tactic.empty() && !flash_check(p).ok() && !p.strided && gemm_bytes <= (size_t{256} << 20))
+    return gemm_bytes;
   return 0;
 }
 

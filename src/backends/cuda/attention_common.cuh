@@ -2,7 +2,8 @@
 // the problem parsed once from the step's shapes, the device-side view of a
 // broadcast mask, and each tactic's host entry points.
 //   flash (attention_flash.cu): tensor-core (WMMA) flash attention, fp16/bf16,
-//          head dims 32/64/128 with E == Ev, one CTA per (head, 64 query rows).
+//          head dims 32/64/128 with E == Ev, one CTA per (head, 64 query rows);
+//          "flash32" the same with 32-row blocks (twice the CTAs, for small batches).
 //   gemm  (attention_gemm.cu): cuBLASLt S = scale q k^T into the workspace,
 //          a fused mask + softmax kernel, cuBLASLt P v.
 //   rows  (attention.cu): one warp per query row with an online softmax; runs
@@ -12,6 +13,7 @@
 #include <string>
 
 #include "backends/cuda/cuda_util.cuh"
+#include "ir/attention_geometry.h"
 
 namespace ingot::cuda {
 
@@ -40,6 +42,11 @@ struct AttnProblem {
   DType dtype = DType::kFloat32;
   int64_t batch = 0, hq = 0, hkv = 0, L = 0, S = 0, E = 0, Ev = 0;
   int64_t heads = 0;  // batch * hq
+  // Where (b, h, i, e) of q, k, v, out lives (ir/attention_geometry.h): dense
+  // tensors, or views into larger ones set by the fold_attention_views pass.
+  AttnView q, k, v, out;
+  bool strided = false;
+  int flash_block_m = 64;  // flash: query rows per CTA (64, or 32 with tactic "flash32")
   float scale = 1.f;
   bool causal = false;
   AttnMask mask;  // data pointer refreshed from the arguments on every run
@@ -66,6 +73,11 @@ Status gemm_launch(const StepState& plan, const AttnProblem& p, const KernelArgs
 
 // --- rows (attention.cu) ---
 Status rows_launch(const AttnProblem& p, const KernelArgs& args);
+
+// Element offset of head (b, h) of a view.
+__host__ __device__ __forceinline__ int64_t view_base(const AttnView& view, int64_t b, int64_t h) {
+  return view.offset + b * view.stride_b + h * view.stride_h;
+}
 
 // Largest power of two (up to 256) dividing every one of the byte offsets/addresses.
 inline uint32_t alignment_of(std::initializer_list<uint64_t> values) {

@@ -1,8 +1,9 @@
 // The "flash" attention tactic: a tensor-core (WMMA 16x16x16, fp32 accumulate)
 // flash-attention kernel for fp16/bf16 with head size D = E = Ev in {32, 64, 128}.
 //
-// One CTA of 4 warps per (batch*head, block of 64 query rows); each warp owns 16
-// query rows, so a row's softmax stays inside its warp. Per block of 64 keys:
+// One CTA of 4 warps per (batch*head, block of 64 query rows) — or 2 warps and 32
+// rows (tactic "flash32") where there are too few heads to fill the GPU; each
+// warp owns 16 query rows, so a row's softmax stays inside its warp. Per block of 64 keys:
 //   S = Q K^T      WMMA, Q fragments held in registers, K^T read from shared memory
 //                  as a col_major matrix_b (element (e, j) = K[j][e]);
 //   softmax        S goes to the warp's fp32 scratch; lane pair (2r, 2r+1) owns row
@@ -15,7 +16,8 @@
 //                  fragment layout), which is what makes the rescale safe.
 // K and V blocks are fetched with cp.async (zero-filled past S) into single
 // buffers, the next K while the softmax and P V run, the next V while S is
-// computed. Rows past L are computed on zero queries and never written. Rows
+// computed. Rows past L are computed on zero queries and never written. Heads
+// are read and written through the step's views (rows stride_row apart). Rows
 // whose every key is masked keep l = 0 and give zeros, like the CPU reference.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -28,25 +30,27 @@
 namespace ingot::cuda {
 namespace {
 
-constexpr int kBlockM = 64;  // query rows per CTA
+// BM: query rows per CTA, 16 per warp: 64 (4 warps), or 32 (2 warps) for twice
+// the CTAs when heads x query blocks would leave SMs idle (batch 1).
 constexpr int kBlockN = 64;  // keys per iteration
-constexpr int kFlashWarps = kBlockM / 16;
-constexpr int kFlashThreads = kFlashWarps * 32;
+template <int BM> constexpr int kWarpsFor = BM / 16;
+template <int BM> constexpr int kThreadsFor = BM / 16 * 32;
 constexpr float kLog2e = 1.4426950408889634f;
 
 // Shared-memory layout (bytes) for head size D. Rows are padded (8 halves, 4
 // floats) against bank conflicts; every WMMA tile start stays 32-byte aligned.
-template <int D>
+template <int D, int BM>
 struct FlashSmem {
+  static constexpr int warps = BM / 16;
   static constexpr int ld_qkv = D + 8;        // halves per row of Q, K, V
   static constexpr int ld_p = kBlockN + 8;    // halves per row of P
   static constexpr int ld_s = (D > kBlockN ? D : kBlockN) + 4;  // floats per scratch row
   static constexpr size_t q_off = 0;
-  static constexpr size_t k_off = q_off + size_t{kBlockM} * ld_qkv * 2;
+  static constexpr size_t k_off = q_off + size_t{BM} * ld_qkv * 2;
   static constexpr size_t v_off = k_off + size_t{kBlockN} * ld_qkv * 2;
   static constexpr size_t p_off = v_off + size_t{kBlockN} * ld_qkv * 2;
-  static constexpr size_t s_off = p_off + size_t{kFlashWarps} * 16 * ld_p * 2;
-  static constexpr size_t bytes = s_off + size_t{kFlashWarps} * 16 * ld_s * 4;
+  static constexpr size_t s_off = p_off + size_t{warps} * 16 * ld_p * 2;
+  static constexpr size_t bytes = s_off + size_t{warps} * 16 * ld_s * 4;
   static_assert(D % 16 == 0, "head size must be a multiple of 16");
   static_assert(k_off % 128 == 0 && v_off % 128 == 0 && p_off % 128 == 0 && s_off % 128 == 0, "alignment");
   static_assert((16 * ld_qkv * 2) % 32 == 0 && (16 * ld_p * 2) % 32 == 0 && (16 * ld_s * 4) % 32 == 0,
@@ -55,6 +59,7 @@ struct FlashSmem {
 
 struct FlashParams {
   int64_t hq = 0, group = 1, hkv = 0, L = 0, S = 0;
+  AttnView q, k, v, out;  // rows of each head are stride_row elements apart
   float scale_log2 = 0.f;  // scale * log2(e): scores are kept in the log2 domain
   bool causal = false;
   AttnMask mask;
@@ -73,18 +78,18 @@ __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
 
-// Rows [row0, row0 + 64) of a [rows, D] row-major matrix into shared memory (ld
-// halves per row), zeros for rows >= rows.
-template <typename T, int D>
-__device__ __forceinline__ void load_tile_async(T* smem, const T* __restrict__ g, int64_t row0, int64_t rows,
-                                                int tid) {
+// Rows [row0, row0 + 64) of a [rows, D] matrix whose rows are `ld_g` elements
+// apart into shared memory (ld halves per row), zeros for rows >= rows.
+template <typename T, int D, int kRows, int kThreads>
+__device__ __forceinline__ void load_tile_async(T* smem, const T* __restrict__ g, int64_t ld_g, int64_t row0,
+                                                int64_t rows, int tid) {
   constexpr int kChunks = D / 8;  // 16-byte chunks per row
-  constexpr int ld = FlashSmem<D>::ld_qkv;
+  constexpr int ld = D + 8;       // FlashSmem::ld_qkv
 #pragma unroll
-  for (int c = tid; c < 64 * kChunks; c += kFlashThreads) {
+  for (int c = tid; c < kRows * kChunks; c += kThreads) {
     const int r = c / kChunks, col = (c % kChunks) * 8;
     const bool in = row0 + r < rows;
-    const T* src = in ? g + (row0 + r) * D + col : g;
+    const T* src = in ? g + (row0 + r) * ld_g + col : g;
     cp_async16(smem + r * ld + col, src, in);
   }
 }
@@ -97,12 +102,13 @@ template <> __device__ __forceinline__ void store_pair<__nv_bfloat16>(__nv_bfloa
   *reinterpret_cast<__nv_bfloat162*>(p) = __floats2bfloat162_rn(a, b);
 }
 
-template <typename T, int D>
-__global__ void __launch_bounds__(kFlashThreads) flash_kernel(const T* __restrict__ q, const T* __restrict__ k,
+template <typename T, int D, int BM>
+__global__ void __launch_bounds__(kThreadsFor<BM>) flash_kernel(const T* __restrict__ q, const T* __restrict__ k,
                                                               const T* __restrict__ v, T* __restrict__ out,
                                                               FlashParams p) {
   using namespace nvcuda;
-  using Sm = FlashSmem<D>;
+  using Sm = FlashSmem<D, BM>;
+  constexpr int kThreads = kThreadsFor<BM>;
   constexpr int kLd = Sm::ld_qkv, kLdP = Sm::ld_p, kLdS = Sm::ld_s;
   constexpr int kDT = D / 16;  // 16-wide tiles along the head dim
   extern __shared__ __align__(128) unsigned char flash_smem[];
@@ -113,30 +119,29 @@ __global__ void __launch_bounds__(kFlashThreads) flash_kernel(const T* __restric
   T* p_w = reinterpret_cast<T*>(flash_smem + Sm::p_off) + warp * 16 * kLdP;      // this warp's P [16][kLdP]
   float* s_w = reinterpret_cast<float*>(flash_smem + Sm::s_off) + warp * 16 * kLdS;  // its scratch [16][kLdS]
 
-  const int64_t q_blocks = (p.L + kBlockM - 1) / kBlockM;
+  const int64_t q_blocks = (p.L + BM - 1) / BM;
   const int64_t bh = blockIdx.x / q_blocks;
-  const int64_t m0 = (blockIdx.x % q_blocks) * kBlockM;
+  const int64_t m0 = (blockIdx.x % q_blocks) * BM;
   const int64_t b = bh / p.hq, h = bh % p.hq;
-  const int64_t kv_head = b * p.hkv + h / p.group;
-  const T* qh = q + bh * p.L * D;
-  const T* kh = k + kv_head * p.S * D;
-  const T* vh = v + kv_head * p.S * D;
+  const T* qh = q + view_base(p.q, b, h);
+  const T* kh = k + view_base(p.k, b, h / p.group);
+  const T* vh = v + view_base(p.v, b, h / p.group);
 
   // Keys this CTA needs: all of them, or with the causal mask those up to its last row.
   int64_t key_end = p.S;
   if (p.causal) {
-    const int64_t last_row_end = m0 + kBlockM < p.L ? m0 + kBlockM : p.L;
+    const int64_t last_row_end = m0 + BM < p.L ? m0 + BM : p.L;
     if (last_row_end < key_end) key_end = last_row_end;
   }
   const int n_blocks = static_cast<int>((key_end + kBlockN - 1) / kBlockN);
 
   // Prologue: Q, K0, V0 in three commit groups (always committed, so the wait
   // counts below hold even without keys).
-  load_tile_async<T, D>(q_s, qh, m0, p.L, tid);
+  load_tile_async<T, D, BM, kThreads>(q_s, qh, p.q.stride_row, m0, p.L, tid);
   cp_async_commit();
-  if (n_blocks > 0) load_tile_async<T, D>(k_s, kh, 0, p.S, tid);
+  if (n_blocks > 0) load_tile_async<T, D, kBlockN, kThreads>(k_s, kh, p.k.stride_row, 0, p.S, tid);
   cp_async_commit();
-  if (n_blocks > 0) load_tile_async<T, D>(v_s, vh, 0, p.S, tid);
+  if (n_blocks > 0) load_tile_async<T, D, kBlockN, kThreads>(v_s, vh, p.v.stride_row, 0, p.S, tid);
   cp_async_commit();
   cp_async_wait<2>();  // Q has landed
   __syncthreads();
@@ -189,7 +194,7 @@ __global__ void __launch_bounds__(kFlashThreads) flash_kernel(const T* __restric
       wmma::store_matrix_sync(s_w + nt * 16, s_acc, kLdS, wmma::mem_row_major);
     }
     __syncthreads();  // every warp is done with K block jb
-    if (jb + 1 < n_blocks) load_tile_async<T, D>(k_s, kh, n0 + kBlockN, p.S, tid);
+    if (jb + 1 < n_blocks) load_tile_async<T, D, kBlockN, kThreads>(k_s, kh, p.k.stride_row, n0 + kBlockN, p.S, tid);
     cp_async_commit();
     __syncwarp();  // the warp's scores are visible to all its lanes
 
@@ -255,7 +260,7 @@ __global__ void __launch_bounds__(kFlashThreads) flash_kernel(const T* __restric
       wmma::store_matrix_sync(s_w + dt * 16, o_acc, kLdS, wmma::mem_row_major);
     }
     __syncthreads();  // every warp is done with V block jb
-    if (jb + 1 < n_blocks) load_tile_async<T, D>(v_s, vh, n0 + kBlockN, p.S, tid);
+    if (jb + 1 < n_blocks) load_tile_async<T, D, kBlockN, kThreads>(v_s, vh, p.v.stride_row, n0 + kBlockN, p.S, tid);
     cp_async_commit();
     __syncwarp();  // the warp's P V block is visible to all its lanes
 
@@ -271,20 +276,20 @@ __global__ void __launch_bounds__(kFlashThreads) flash_kernel(const T* __restric
 
   if (row_valid) {
     const float inv = l_run > 0.f ? 1.f / l_run : 0.f;
-    T* orow = out + (bh * p.L + row) * D;
+    T* orow = out + view_base(p.out, b, h) + row * p.out.stride_row;
 #pragma unroll
     for (int t = 0; t < D / 4; ++t) store_pair<T>(orow + 4 * t + 2 * hf, o[2 * t] * inv, o[2 * t + 1] * inv);
   }
 }
 
-template <typename T, int D>
+template <typename T, int D, int BM>
 Status set_smem_attribute() {
-  return cuda_status(cudaFuncSetAttribute(flash_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(FlashSmem<D>::bytes)),
+  return cuda_status(cudaFuncSetAttribute(flash_kernel<T, D, BM>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          static_cast<int>(FlashSmem<D, BM>::bytes)),
                      "cudaFuncSetAttribute (flash attention shared memory)");
 }
 
-template <typename T, int D>
+template <typename T, int D, int BM>
 Status launch_typed(const AttnProblem& ap, const KernelArgs& args) {
   FlashParams p;
   p.hq = ap.hq;
@@ -292,27 +297,32 @@ Status launch_typed(const AttnProblem& ap, const KernelArgs& args) {
   p.group = ap.hq / ap.hkv;
   p.L = ap.L;
   p.S = ap.S;
+  p.q = ap.q;
+  p.k = ap.k;
+  p.v = ap.v;
+  p.out = ap.out;
   p.scale_log2 = ap.scale * kLog2e;
   p.causal = ap.causal;
   p.mask = ap.mask;
-  const int64_t q_blocks = (ap.L + kBlockM - 1) / kBlockM;
+  const int64_t q_blocks = (ap.L + BM - 1) / BM;
   const int64_t grid = ap.heads * q_blocks;
-  flash_kernel<T, D><<<static_cast<unsigned>(grid), kFlashThreads, FlashSmem<D>::bytes, args.stream>>>(
+  flash_kernel<T, D, BM><<<static_cast<unsigned>(grid), kThreadsFor<BM>, FlashSmem<D, BM>::bytes, args.stream>>>(
       static_cast<const T*>(args.in[0]->data), static_cast<const T*>(args.in[1]->data),
       static_cast<const T*>(args.in[2]->data), static_cast<T*>(args.out[0]->data), p);
   INGOT_CUDA_CHECK_LAUNCH("attention (flash)");
   return {};
 }
 
-// Calls f.template run<T, D>() for the problem's dtype and head size.
+// Calls f.template run<T, D, BM>() for the problem's dtype, head size and query block.
 template <typename F>
 Status dispatch(const AttnProblem& p, const F& f) {
   auto by_dim = [&](auto tag) -> Status {
     using T = decltype(tag);
+    const bool small = p.flash_block_m == 32;
     switch (p.E) {
-      case 32: return f.template run<T, 32>();
-      case 64: return f.template run<T, 64>();
-      case 128: return f.template run<T, 128>();
+      case 32: return small ? f.template run<T, 32, 32>() : f.template run<T, 32, 64>();
+      case 64: return small ? f.template run<T, 64, 32>() : f.template run<T, 64, 64>();
+      case 128: return small ? f.template run<T, 128, 32>() : f.template run<T, 128, 64>();
       default: return unsupported("[cuda attention] flash: head size " + std::to_string(p.E));
     }
   };
@@ -322,12 +332,12 @@ Status dispatch(const AttnProblem& p, const F& f) {
 }
 
 struct PrepareFn {
-  template <typename T, int D> Status run() const { return set_smem_attribute<T, D>(); }
+  template <typename T, int D, int BM> Status run() const { return set_smem_attribute<T, D, BM>(); }
 };
 struct LaunchFn {
   const AttnProblem& p;
   const KernelArgs& args;
-  template <typename T, int D> Status run() const { return launch_typed<T, D>(p, args); }
+  template <typename T, int D, int BM> Status run() const { return launch_typed<T, D, BM>(p, args); }
 };
 
 }  // namespace
@@ -338,7 +348,12 @@ Status flash_check(const AttnProblem& p) {
   if (p.E != p.Ev || (p.E != 32 && p.E != 64 && p.E != 128))
     return unsupported("[cuda attention] flash needs equal q/k and v head sizes of 32, 64 or 128; got E " +
                        std::to_string(p.E) + ", Ev " + std::to_string(p.Ev));
-  const int64_t q_blocks = (p.L + kBlockM - 1) / kBlockM;
+  const int64_t elem = static_cast<int64_t>(dtype_size(p.dtype));
+  for (const AttnView& view : {p.q, p.k, p.v, p.out})
+    if (alignment_of({static_cast<uint64_t>(view.offset * elem), static_cast<uint64_t>(view.stride_b * elem),
+                      static_cast<uint64_t>(view.stride_h * elem), static_cast<uint64_t>(view.stride_row * elem)}) < 16)
+      return unsupported("[cuda attention] flash: a strided view's rows are not 16-byte aligned");
+  const int64_t q_blocks = (p.L + 31) / 32;  // the smaller query block has the most
   if (p.heads * q_blocks >= (int64_t{1} << 31))
     return unsupported("[cuda attention] flash: too many (head, query block) pairs for one grid");
   return {};

@@ -195,6 +195,9 @@ Status gemm_check(const AttnProblem& p, size_t workspace_bytes) {
     return unsupported(std::string("[cuda attention] gemm: dtype ") + dtype_name(p.dtype));
   if (p.L <= 0 || p.S <= 0 || p.E <= 0 || p.Ev <= 0)
     return unsupported("[cuda attention] gemm: empty sequence or head (the rows tactic handles it)");
+  // Its batched products need heads at one stride; folded views (fold_attention_views)
+  // are only made where flash runs the step.
+  if (p.strided) return unsupported("[cuda attention] gemm: strided q/k/v/out views need the flash or rows tactic");
   if (p.batch * p.hkv >= (int64_t{1} << 31))
     return unsupported("[cuda attention] gemm: more than 2^31 batched products");
   if (workspace_bytes < scores_bytes(p))

@@ -1,9 +1,16 @@
 // CUDA kernels for the normalization family: layer_norm, rms_norm, group_norm and
 // inference batch_norm, for float32, float16 and bfloat16 (statistics in fp32).
-// Layer/rms norm give each row to a warp (short rows) or a block (long rows);
-// group norm gives each (sample, group) to a block. Statistics take two passes
-// (mean, then centered variance), which stays accurate when |mean| >> std, as the
-// CPU backend's double-precision reference does.
+// Layer/rms norm is memory bound, so rows of up to 8192 elements whose length is a
+// multiple of 16 bytes (and whose pointers are 16-byte aligned) take a kernel that
+// reads each element once with 16-byte loads and keeps the row in registers: a
+// warp (or 2/4/8 warps) per row, several rows per block for short rows. Other rows
+// take a generic kernel (a warp or a block per row, scalar loads, three passes over
+// memory). Layer norm statistics are corrected two-pass: the mean, then the sums of
+// d = x - mean and d^2, where sum(d) / n is the fp32 mean's rounding error and is
+// subtracted from d; that keeps rows with |mean| >> std accurate, as the CPU
+// backend's double reference is. Group norm gives each (sample, group) to a block
+// and takes plain two-pass statistics (mean, then centered variance).
+#include <cstdint>
 #include <string>
 
 #include "backends/cuda/cuda_util.cuh"
@@ -19,12 +26,15 @@ __device__ __forceinline__ float group_sum(float v, int group, float* smem) {
   return group > 32 ? block_all_reduce(v, add, smem) : warp_all_reduce(v, add);  // the block version does the warp step
 }
 
+// Mean, then the corrected centered sums (see the file comment); the fallback for rows
+// the register-cached kernel does not take (long rows, odd lengths, unaligned pointers).
 template <typename T>
 __global__ void __launch_bounds__(kBlock) row_norm_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t rows,
                                                           int64_t inner, const T* __restrict__ w,
                                                           const T* __restrict__ b, float eps, bool rms, int group) {
   __shared__ float smem[32];
   const int per_block = blockDim.x / group, sub = threadIdx.x / group, lane = threadIdx.x % group;
+  const float inv_n = 1.f / static_cast<float>(inner);
   for (int64_t base = int64_t(blockIdx.x) * per_block; base < rows; base += int64_t(gridDim.x) * per_block) {
     const int64_t row = base + sub;
     const bool active = row < rows;
@@ -35,24 +45,228 @@ __global__ void __launch_bounds__(kBlock) row_norm_kernel(const T* __restrict__ 
       float s = 0.f;
       if (active)
         for (int64_t i = lane; i < inner; i += group) s += widen(xr[i]);
-      mean = group_sum(s, group, smem) / static_cast<float>(inner);
+      mean = group_sum(s, group, smem) * inv_n;
     }
-    float sq = 0.f;
+    float s1 = 0.f, s2 = 0.f;
     if (active)
       for (int64_t i = lane; i < inner; i += group) {
         const float d = widen(xr[i]) - mean;
-        sq += d * d;
+        s1 += d;
+        s2 += d * d;
       }
-    const float var = group_sum(sq, group, smem) / static_cast<float>(inner);
+    const float shift = rms ? 0.f : group_sum(s1, group, smem) * inv_n;  // mean's rounding error
+    const float var = fmaxf(group_sum(s2, group, smem) * inv_n - shift * shift, 0.f);
     const float inv = rsqrtf(var + eps);
     if (active)
       for (int64_t i = lane; i < inner; i += group) {
-        float v = (widen(xr[i]) - mean) * inv;
+        float v = ((widen(xr[i]) - mean) - shift) * inv;  // not x - (mean + shift): that sum would round to x's scale
         if (w) v *= widen(w[i]);
         if (b) v += widen(b[i]);
         yr[i] = cast_value<T>(v);
       }
   }
+}
+
+// ---------------------------------------------------------------- register-cached rows
+
+// 16 bytes of T: one vector load or store.
+template <typename T> struct alignas(16) Pack16 {
+  static constexpr int kSize = 16 / sizeof(T);
+  T v[kSize];
+};
+template <typename T> __device__ __forceinline__ Pack16<T> load16(const T* p) {
+  const uint4 raw = *reinterpret_cast<const uint4*>(p);
+  Pack16<T> r;
+  static_assert(sizeof(r) == sizeof(raw));
+  memcpy(&r, &raw, sizeof(raw));
+  return r;
+}
+template <typename T> __device__ __forceinline__ void store16(T* p, const Pack16<T>& v) {
+  uint4 raw;
+  memcpy(&raw, &v, sizeof(raw));
+  *reinterpret_cast<uint4*>(p) = raw;
+}
+
+constexpr int kMaxVecWarps = 8;            // warps per row at most (8192 elements at 32 floats per thread)
+constexpr int kMaxFloatsPerThread = 32;    // register budget for the cached row
+constexpr int kMaxVecBlock = 256;
+
+// Sum of (a, b) over the kWarps warps of a row; every thread of the row gets the same
+// result (same summation order). With kWarps > 1 the block is exactly one row.
+template <int kWarps> __device__ __forceinline__ float2 row_sum2(float2 v, float2* smem) {
+  for (int o = 16; o > 0; o >>= 1) {
+    v.x += __shfl_xor_sync(0xffffffffu, v.x, o);
+    v.y += __shfl_xor_sync(0xffffffffu, v.y, o);
+  }
+  if constexpr (kWarps > 1) {
+    __syncthreads();  // smem may still be read by the previous reduction
+    if ((threadIdx.x & 31) == 0) smem[threadIdx.x >> 5] = v;
+    __syncthreads();
+    v = smem[0];
+#pragma unroll
+    for (int i = 1; i < kWarps; ++i) {
+      v.x += smem[i].x;
+      v.y += smem[i].y;
+    }
+  }
+  return v;
+}
+
+// Each row is read once into registers: thread `lane` (of 32 * kWarps per row) holds
+// 16-byte vectors lane, lane + 32 * kWarps, ... (kVecs of them; coalesced), statistics
+// come from the registers, and the row is written once. Requires inner % Pack16<T>::kSize
+// == 0, 16-byte aligned x/y/w/b and inner <= kVecs * 32 * kWarps * kSize. Block: (32 *
+// kWarps, rows per block); rows per block must be 1 when kWarps > 1 (block-wide syncs).
+template <typename T, int kWarps, int kVecs>
+__global__ void __launch_bounds__(kMaxVecBlock) row_norm_vec_kernel(const T* x, T* y, int64_t rows, int inner,
+                                                                     const T* __restrict__ w,
+                                                                     const T* __restrict__ b, float eps, bool rms) {
+  constexpr int kSize = Pack16<T>::kSize;
+  constexpr int kRowThreads = 32 * kWarps;
+  static_assert(kVecs * kSize <= kMaxFloatsPerThread);
+  __shared__ float2 smem[kWarps];
+  const int lane = threadIdx.x;
+  const int nvec = inner / kSize;
+  const float inv_n = 1.f / static_cast<float>(inner);
+  for (int64_t row = int64_t(blockIdx.x) * blockDim.y + threadIdx.y; row < rows;
+       row += int64_t(gridDim.x) * blockDim.y) {
+    const T* xr = x + row * inner;
+    T* yr = y + row * inner;
+    float v[kVecs][kSize];
+#pragma unroll
+    for (int k = 0; k < kVecs; ++k) {
+      const int vi = k * kRowThreads + lane;
+      if (vi < nvec) {
+        const Pack16<T> p = load16(xr + vi * kSize);
+#pragma unroll
+        for (int j = 0; j < kSize; ++j) v[k][j] = widen(p.v[j]);
+      } else {
+#pragma unroll
+        for (int j = 0; j < kSize; ++j) v[k][j] = 0.f;  // padding: adds nothing to the sums below
+      }
+    }
+    float inv;
+    if (rms) {
+      float sq = 0.f;
+#pragma unroll
+      for (int k = 0; k < kVecs; ++k)
+#pragma unroll
+        for (int j = 0; j < kSize; ++j) sq += v[k][j] * v[k][j];
+      inv = rsqrtf(row_sum2<kWarps>(make_float2(sq, 0.f), smem).x * inv_n + eps);
+    } else {
+      float s = 0.f;
+#pragma unroll
+      for (int k = 0; k < kVecs; ++k)
+#pragma unroll
+        for (int j = 0; j < kSize; ++j) s += v[k][j];
+      const float mean = row_sum2<kWarps>(make_float2(s, 0.f), smem).x * inv_n;
+      float s1 = 0.f, s2 = 0.f;
+#pragma unroll
+      for (int k = 0; k < kVecs; ++k) {
+        const bool valid = k * kRowThreads + lane < nvec;
+#pragma unroll
+        for (int j = 0; j < kSize; ++j) {
+          const float d = valid ? v[k][j] - mean : 0.f;
+          v[k][j] = d;
+          s1 += d;
+          s2 += d * d;
+        }
+      }
+      const float2 sums = row_sum2<kWarps>(make_float2(s1, s2), smem);
+      const float shift = sums.x * inv_n;  // the fp32 mean's rounding error
+      inv = rsqrtf(fmaxf(sums.y * inv_n - shift * shift, 0.f) + eps);
+#pragma unroll
+      for (int k = 0; k < kVecs; ++k)
+#pragma unroll
+        for (int j = 0; j < kSize; ++j) v[k][j] -= shift;
+    }
+#pragma unroll
+    for (int k = 0; k < kVecs; ++k) {
+      const int vi = k * kRowThreads + lane;
+      if (vi >= nvec) continue;
+      float o[kSize];
+#pragma unroll
+      for (int j = 0; j < kSize; ++j) o[j] = v[k][j] * inv;
+      if (w) {
+        const Pack16<T> wp = load16(w + vi * kSize);
+#pragma unroll
+        for (int j = 0; j < kSize; ++j) o[j] *= widen(wp.v[j]);
+      }
+      if (b) {
+        const Pack16<T> bp = load16(b + vi * kSize);
+#pragma unroll
+        for (int j = 0; j < kSize; ++j) o[j] += widen(bp.v[j]);
+      }
+      Pack16<T> out;
+#pragma unroll
+      for (int j = 0; j < kSize; ++j) out.v[j] = cast_value<T>(o[j]);
+      store16(yr + vi * kSize, out);
+    }
+  }
+}
+
+template <typename T, int kWarps, int kVecs>
+void launch_vec(const T* x, T* y, int64_t rows, int inner, const T* w, const T* b, float eps, bool rms,
+                cudaStream_t stream) {
+  // Short rows: up to 4 rows (warps) per block, but only while that leaves >= 2 blocks
+  // per SM of an H100-sized GPU (batch-1 shapes have a few hundred rows).
+  int rows_per_block = 1;
+  if (kWarps == 1)
+    while (rows_per_block < 4 && (rows + 2 * rows_per_block - 1) / (2 * rows_per_block) >= 264) rows_per_block *= 2;
+  int64_t blocks = (rows + rows_per_block - 1) / rows_per_block;
+  if (blocks > (int64_t{1} << 24)) blocks = int64_t{1} << 24;  // the row loop covers the rest
+  const dim3 block(32 * kWarps, rows_per_block);
+  row_norm_vec_kernel<T, kWarps, kVecs>
+      <<<static_cast<unsigned>(blocks), block, 0, stream>>>(x, y, rows, inner, w, b, eps, rms);
+}
+
+template <typename T, int kWarps>
+bool launch_vec_for_warps(int vecs, const T* x, T* y, int64_t rows, int inner, const T* w, const T* b, float eps,
+                          bool rms, cudaStream_t stream) {
+  // Instantiated vector counts per thread; a count in between rounds up (padding lanes idle).
+  switch (vecs) {
+    case 1: launch_vec<T, kWarps, 1>(x, y, rows, inner, w, b, eps, rms, stream); return true;
+    case 2: launch_vec<T, kWarps, 2>(x, y, rows, inner, w, b, eps, rms, stream); return true;
+    case 3: launch_vec<T, kWarps, 3>(x, y, rows, inner, w, b, eps, rms, stream); return true;
+    case 4: launch_vec<T, kWarps, 4>(x, y, rows, inner, w, b, eps, rms, stream); return true;
+    default: break;
+  }
+  if constexpr (Pack16<T>::kSize * 8 <= kMaxFloatsPerThread) {  // float32: 4 per vector, up to 8 vectors
+    if (vecs <= 6) {
+      launch_vec<T, kWarps, 6>(x, y, rows, inner, w, b, eps, rms, stream);
+      return true;
+    }
+    if (vecs <= 8) {
+      launch_vec<T, kWarps, 8>(x, y, rows, inner, w, b, eps, rms, stream);
+      return true;
+    }
+  }
+  return false;
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+// Launches the register-cached kernel if the row fits it; false leaves the row to the
+// generic kernel.
+template <typename T>
+bool try_launch_vec(const T* x, T* y, int64_t rows, int64_t inner, const T* w, const T* b, float eps, bool rms,
+                    cudaStream_t stream) {
+  constexpr int kSize = Pack16<T>::kSize;
+  constexpr int kMaxVecs = kMaxFloatsPerThread / kSize;
+  if (inner % kSize != 0 || inner > int64_t{kMaxVecWarps} * 32 * kMaxVecs * kSize) return false;
+  if (!aligned16(x) || !aligned16(y) || (w && !aligned16(w)) || (b && !aligned16(b))) return false;
+  const int nvec = static_cast<int>(inner / kSize);
+  int warps = 1;  // fewest warps that hold the row: the most independent loads per thread
+  while (warps < kMaxVecWarps && nvec > warps * 32 * kMaxVecs) warps *= 2;
+  const int vecs = (nvec + warps * 32 - 1) / (warps * 32);
+  const int n = static_cast<int>(inner);
+  switch (warps) {
+    case 1: return launch_vec_for_warps<T, 1>(vecs, x, y, rows, n, w, b, eps, rms, stream);
+    case 2: return launch_vec_for_warps<T, 2>(vecs, x, y, rows, n, w, b, eps, rms, stream);
+    case 4: return launch_vec_for_warps<T, 4>(vecs, x, y, rows, n, w, b, eps, rms, stream);
+    case 8: return launch_vec_for_warps<T, 8>(vecs, x, y, rows, n, w, b, eps, rms, stream);
+  }
+  return false;
 }
 
 template <typename T>
@@ -141,11 +355,14 @@ Status run_typed(const OpAttrs& attrs, const KernelArgs& args) {
       INGOT_RETURN_IF_ERROR(check_param(w, inner, x.dtype, "weight", op));
       INGOT_RETURN_IF_ERROR(check_param(b, inner, x.dtype, "bias", op));
       if (rows == 0) return {};
-      const int group = inner > 1024 ? kBlock : 32;
-      int64_t blocks = (rows + kBlock / group - 1) / (kBlock / group);
-      if (blocks > (1 << 20)) blocks = 1 << 20;
-      row_norm_kernel<T><<<static_cast<unsigned>(blocks), kBlock, 0, args.stream>>>(
-          xd, yd, rows, inner, ptr<T>(w), ptr<T>(b), static_cast<float>(eps), rms, group);
+      if (!try_launch_vec<T>(xd, yd, rows, inner, ptr<T>(w), ptr<T>(b), static_cast<float>(eps), rms,
+                             args.stream)) {
+        const int group = inner > 1024 ? kBlock : 32;
+        int64_t blocks = (rows + kBlock / group - 1) / (kBlock / group);
+        if (blocks > (1 << 20)) blocks = 1 << 20;
+        row_norm_kernel<T><<<static_cast<unsigned>(blocks), kBlock, 0, args.stream>>>(
+            xd, yd, rows, inner, ptr<T>(w), ptr<T>(b), static_cast<float>(eps), rms, group);
+      }
       INGOT_CUDA_CHECK_LAUNCH(op);
       return {};
     }
