@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "passes/view_algebra.h"
 
 namespace ingot {
 
@@ -16,9 +17,6 @@ struct ValueUses {
   std::vector<bool> is_output;
   static ValueUses of(const Graph& g);
 };
-
-// Reshape, Permute, Slice or Expand: nodes an attention view can look through.
-bool is_view_node(const Node& n);
 
 // Rank-4 attention without views yet; on cuda also one the flash kernel runs
 // (fp16/bf16, E == Ev in {32, 64, 128}).

@@ -47,6 +47,12 @@ bool run_lower_precision(Graph& g, DType target, LowerPrecisionReport* report = 
 // --- fusion and layout (each in its own file; pipeline.cc runs them after the
 // cleanup rounds and before precision lowering) ---
 
+// Patch-embedding convolutions (stride == kernel, no padding, <= 4 input
+// channels) as a patch gather + Gemm (conv_as_gemm.cc).
+bool run_conv_as_gemm(Graph& g);
+// Permute/reshape chains whose result is their source's own layout become one
+// reshape (collapse_view_chains.cc).
+bool run_collapse_view_chains(Graph& g);
 // Conv + bias + residual add + activation into one Conv (fuse_conv.cc).
 bool run_fuse_conv(Graph& g);
 // Channels-last (NHWC) layout for 2-d convolutions and the pooling around them,

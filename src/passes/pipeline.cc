@@ -90,9 +90,11 @@ Status run_fusion(Graph& g, const BuildOptions& options, const std::function<voi
     bool enabled;
   };
   const Step steps[] = {
+      {"conv_as_gemm", run_conv_as_gemm, true},
       {"fuse_conv", run_fuse_conv, true},
       {"layout_channels_last", run_layout_channels_last, options.backend == "cuda"},
       {"fuse_gemm", run_fuse_gemm, true},
+      {"collapse_view_chains", run_collapse_view_chains, true},
       {"fuse_pointwise", run_fuse_pointwise, options.optimization_level >= 2},
   };
   for (const Step& step : steps) {

@@ -1,4 +1,4 @@
-// GPU tests of the CUDA attention tactics ("flash", "gemm", "rows" and the default
+// GPU tests of the CUDA attention tactics ("mma", "flash", "gemm", "rows" and the default
 // ""), each compared with the CPU backend (itself tested against PyTorch) on the
 // shapes the models use (ViT-B/16, BERT-base with float and bool masks) and the
 // edges: causal, grouped-query heads, L != S (single-query decode), head sizes
@@ -17,11 +17,12 @@
 namespace ingot {
 namespace {
 
-const char* const kTactics[] = {"flash", "flash32", "gemm", "rows", ""};
+const char* const kTactics[] = {"mma", "mma32", "flash", "flash32", "gemm", "rows", ""};
 
-// Which tactics must run a case: flash needs fp16/bf16 and E == Ev in {32, 64, 128}.
+// Which tactics must run a case: mma and flash need fp16/bf16 and E == Ev in {32, 64, 128}.
 bool expect_supported(const std::string& tactic, DType t, int64_t e, int64_t ev) {
-  if (tactic == "flash" || tactic == "flash32") return is_half_like(t) && e == ev && (e == 32 || e == 64 || e == 128);
+  if (tactic == "mma" || tactic == "mma32" || tactic == "flash" || tactic == "flash32")
+    return is_half_like(t) && e == ev && (e == 32 || e == 64 || e == 128);
   return true;
 }
 
@@ -161,7 +162,8 @@ struct DeviceArgs {
 TEST(GpuAttentionTactics, TacticList) {
   const Shapes vit{{32, 12, 197, 64}, {32, 12, 197, 64}, {32, 12, 197, 64}};
   DeviceArgs half(DType::kFloat16, vit);
-  EXPECT_EQ(cuda::candidate_tactics(attrs_for(64), half.args), (std::vector<std::string>{"flash", "flash32", "gemm", "rows"}));
+  EXPECT_EQ(cuda::candidate_tactics(attrs_for(64), half.args),
+            (std::vector<std::string>{"flash", "flash32", "mma", "mma32", "gemm", "rows"}));
   DeviceArgs single(DType::kFloat32, vit);
   EXPECT_EQ(cuda::candidate_tactics(attrs_for(64), single.args), (std::vector<std::string>{"gemm", "rows"}));
   const Shapes odd{{1, 2, 33, 48}, {1, 2, 45, 48}, {1, 2, 45, 24}};
@@ -186,7 +188,8 @@ TEST(GpuAttentionTactics, UnknownAndUnsupportedTactics) {
   const Shapes s{{1, 2, 16, 64}, {1, 2, 16, 64}, {1, 2, 16, 64}};
   for (const auto& [dtype, tactic, code] :
        std::vector<std::tuple<DType, std::string, StatusCode>>{{DType::kFloat16, "bogus", StatusCode::kInvalidArgument},
-                                                               {DType::kFloat32, "flash", StatusCode::kUnsupported}}) {
+                                                               {DType::kFloat32, "flash", StatusCode::kUnsupported},
+                                                               {DType::kFloat32, "mma", StatusCode::kUnsupported}}) {
     HostTensor q = rand_tensor(dtype, s.q, 1), k = rand_tensor(dtype, s.k, 2), v = rand_tensor(dtype, s.v, 3);
     DeviceArgs d(dtype, s);
     DeviceBuf bq(q.bytes.size()), bk(k.bytes.size()), bv(v.bytes.size()), bo(q.bytes.size());
@@ -228,7 +231,7 @@ void run_packed(const std::string& name, int64_t B, int64_t L, int64_t H, int64_
       for (int64_t j = 0; j < L; ++j) mask.set(b * L + j, j < L - 9 * b ? 1 : 0);
     std::vector<const HostTensor*> in = {&qkv, &qkv, &qkv};
     if (bool_mask) in.push_back(&mask);
-    for (const char* tactic : {"flash", "flash32", "rows", ""}) {
+    for (const char* tactic : {"mma", "mma32", "flash", "flash32", "rows", ""}) {
       if (!expect_supported(tactic, t, E, E)) continue;
       check(name + " " + dtype_name(t) + " tactic '" + tactic + "'", a, in, {{t, {B, L, H, E}}}, 1e-4, true, tactic);
     }
@@ -251,7 +254,8 @@ TEST(GpuAttentionViews, GemmTacticRefusesViews) {
   a.dims = {2, 4, 4, 16, 16, 64, 64};
   for (int t = 0; t < 4; ++t) a.views.insert(a.views.end(), {0, 4 * 16 * 64, 64, 4 * 64});  // [B, L, H, E]
   DeviceArgs half(DType::kFloat16, s);
-  EXPECT_EQ(cuda::candidate_tactics(a, half.args), (std::vector<std::string>{"flash", "flash32", "rows"}));
+  EXPECT_EQ(cuda::candidate_tactics(a, half.args),
+            (std::vector<std::string>{"flash", "flash32", "mma", "mma32", "rows"}));
 }
 
 }  // namespace

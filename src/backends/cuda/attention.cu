@@ -4,10 +4,13 @@
 // and zeros for rows whose every key is masked (torch's SDPA and the CPU kernel).
 //
 // This file parses the step, picks a tactic and holds the fallback tactic. The
-// tactics, in tie-break order (attention_tactics): "flash" and "flash32" (tensor
-// cores, 64- or 32-row query blocks, attention_flash.cu), "gemm" (cuBLASLt + softmax, attention_gemm.cu) and "rows"
-// (below). "" runs the first one that supports the step; the choice and any
-// library descriptors are built on the first run and cached in the step state.
+// tactics, in tie-break order (attention_tactics): "flash" and "flash32" (WMMA
+// tensor cores, 64- or 32-row query blocks, attention_flash.cu), "mma" and
+// "mma32" (raw mma.sync flash attention with everything in registers, 64- or
+// 32-row query blocks, attention_mma.cu), "gemm" (cuBLASLt + softmax,
+// attention_gemm.cu) and "rows" (below). "" runs flash, else gemm, else rows (the
+// tuner picks mma where it measures faster); the choice and any library
+// descriptors are built on the first run and cached in the step state.
 //
 // rows: one warp per query row, streaming keys 32 at a time with an online
 // softmax (running max and sum, accumulator rescaled as the max grows), so any
@@ -209,19 +212,27 @@ Result<AttnProblem> parse_problem(const OpAttrs& attrs, const KernelArgs& args) 
 // SMs of the GPUs ingot targets (H100 SXM: 132), for the untuned flash block choice.
 constexpr int64_t kTypicalSmCount = 132;
 
-enum class Tactic { kFlash, kFlash32, kGemm, kRows };
+enum class Tactic { kMma, kMma32, kFlash, kFlash32, kGemm, kRows };
 
 Result<Tactic> parse_tactic(const std::string& t) {
+  if (t == "mma") return Tactic::kMma;
+  if (t == "mma32") return Tactic::kMma32;
   if (t == "flash") return Tactic::kFlash;
   if (t == "flash32") return Tactic::kFlash32;
   if (t == "gemm") return Tactic::kGemm;
   if (t == "rows") return Tactic::kRows;
-  return invalid_argument("[cuda attention] unknown tactic '" + t + "' (expected flash, flash32, gemm, rows or empty)");
+  return invalid_argument("[cuda attention] unknown tactic '" + t +
+                          "' (expected mma, mma32, flash, flash32, gemm, rows or empty)");
 }
 
 // Whether a tactic can run this problem with these arguments (ok or the reason why not).
 Status tactic_supports(Tactic t, const AttnProblem& p, const KernelArgs& args) {
   switch (t) {
+    case Tactic::kMma: case Tactic::kMma32:
+      INGOT_RETURN_IF_ERROR(mma_check(p));
+      if (!flash_aligned(args))
+        return unsupported("[cuda attention] mma: q, k, v and out must be 16-byte aligned");
+      return {};
     case Tactic::kFlash: case Tactic::kFlash32:
       INGOT_RETURN_IF_ERROR(flash_check(p));
       if (!flash_aligned(args))
@@ -261,9 +272,10 @@ Result<std::unique_ptr<AttentionState>> build_state(const OpAttrs& attrs, const 
     const int64_t ctas = p.heads * ((p.L + 63) / 64);
     if (ctas < 2 * kTypicalSmCount) st->tactic = Tactic::kFlash32;
   }
-  st->problem.flash_block_m = st->tactic == Tactic::kFlash32 ? 32 : 64;
+  st->problem.flash_block_m = st->tactic == Tactic::kFlash32 || st->tactic == Tactic::kMma32 ? 32 : 64;
   if (st->tactic == Tactic::kFlash || st->tactic == Tactic::kFlash32)
     INGOT_RETURN_IF_ERROR(flash_prepare(st->problem));
+  if (st->tactic == Tactic::kMma || st->tactic == Tactic::kMma32) INGOT_RETURN_IF_ERROR(mma_prepare(st->problem));
   if (st->tactic == Tactic::kGemm) {
     auto plan = gemm_prepare(p, args);
     if (!plan.ok()) {
@@ -326,6 +338,10 @@ Status attention(const OpAttrs& attrs, const KernelArgs& args) {
     p.mask.data = args.in[3]->data;
   }
   switch (st->tactic) {
+    case Tactic::kMma: case Tactic::kMma32:
+      // Like flash: built for aligned pointers, rebound unaligned ones take the fallback.
+      if (flash_aligned(args)) return mma_launch(p, args);
+      return rows_launch(p, args);
     case Tactic::kFlash: case Tactic::kFlash32:
       // The state was built for aligned pointers; rebound unaligned ones take the fallback.
       if (flash_aligned(args)) return flash_launch(p, args);
@@ -343,9 +359,15 @@ std::vector<std::string> attention_tactics(const OpAttrs& attrs, const KernelArg
   if (!parsed.ok()) return {};
   const AttnProblem& p = parsed.value();
   std::vector<std::string> tactics;
+  // flash first: the tuner checks every later tactic's output against the first
+  // one that runs, and flash is the longer-proven kernel.
   if (flash_check(p).ok()) {
     tactics.push_back("flash");
     tactics.push_back("flash32");
+  }
+  if (mma_check(p).ok()) {
+    tactics.push_back("mma");
+    tactics.push_back("mma32");
   }
   if (!p.strided) tactics.push_back("gemm");  // its workspace is sized for it when the tuner picks it
   tactics.push_back("rows");

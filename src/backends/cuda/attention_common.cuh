@@ -71,6 +71,15 @@ Result<std::unique_ptr<StepState>> gemm_prepare(const AttnProblem& p, const Kern
 bool gemm_plan_fits(const StepState& plan, const KernelArgs& args);
 Status gemm_launch(const StepState& plan, const AttnProblem& p, const KernelArgs& args);
 
+// --- mma (attention_mma.cu) ---
+// FlashAttention-2-style kernel on raw mma.sync m16n8k16 + ldmatrix, everything
+// in registers; fp16/bf16, E == Ev in {32, 64, 128}. Tactics "mma" (64 query rows,
+// 4 warps per CTA) and "mma32" (32 rows, 2 warps), chosen by p.flash_block_m.
+// Pointer alignment is checked with flash_aligned (same 16-byte copies).
+Status mma_check(const AttnProblem& p);
+Status mma_prepare(const AttnProblem& p);
+Status mma_launch(const AttnProblem& p, const KernelArgs& args);
+
 // --- rows (attention.cu) ---
 Status rows_launch(const AttnProblem& p, const KernelArgs& args);
 

@@ -1,0 +1,468 @@
+// The "mma" attention tactic: a FlashAttention-2-style kernel for fp16/bf16 with
+// head size D = E = Ev in {32, 64, 128} that keeps scores, probabilities and the
+// output accumulator in registers, using raw PTX mma.sync m16n8k16 (fp32
+// accumulate) fed by ldmatrix. It replaces the WMMA "flash" kernel's round trips
+// of S, P and the P V block through shared memory (the WMMA fragment layout is
+// opaque, so that kernel has to spill them to get at rows).
+//
+// One CTA of BM / 16 warps per (batch*head, block of BM query rows): BM = 64
+// ("mma", 4 warps) or 32 ("mma32", 2 warps, twice the CTAs for small batches).
+// Each warp owns 16 query rows, so a row's softmax never leaves its warp.
+//   Q tile: cp.async to shared memory once, then to A fragments (ldmatrix.x4),
+//           held in registers up to D = 64 (reloaded per key block at 128, which
+//           keeps the 64 accumulator registers of O from spilling).
+//   K, V:   blocks of 64 keys, double-buffered, cp.async 16-byte copies
+//           (zero-filled past S), the next block's copy in flight while this one
+//           is computed: one wait + __syncthreads per block.
+//   S = Q K^T      K rows are the columns of B ("col" operand): ldmatrix.x4
+//                  without .trans gives B fragments for two n8 key tiles.
+//   softmax        scale (log2 domain, exp2f), mask, causal, key bounds on the
+//                  accumulators in place; running max and sum per row, the max
+//                  reduced over the row's quad (__shfl_xor 1, 2). Mask reads are
+//                  immediate offsets from one row pointer (key stride 1 or 0).
+//   O += P V       the S accumulators of two adjacent n8 tiles, packed to
+//                  fp16/bf16 pairs, are exactly the A fragment of one k16 step
+//                  (FA2's register reuse); V (row-major [key][e]) gives B
+//                  fragments through ldmatrix.x4.trans.
+//   output         divided by the row sum, staged in the warp's own Q rows of
+//                  shared memory, written with 16-byte stores through the view.
+//
+// Fragment layouts (PTX ISA, mma.m16n8k16 .f16/.bf16; g = lane / 4, t = lane % 4;
+// each register holds two 16-bit values, the lower column in the low half):
+//   A 16x16 (row)   a0 (g, 2t..2t+1)   a1 (g+8, 2t..)   a2 (g, 2t+8..)   a3 (g+8, 2t+8..)
+//   B 16x8  (col)   b0 (k 2t..2t+1, n g)   b1 (k 2t+8..2t+9, n g)
+//   C 16x8  (f32)   c0,c1 (g, 2t..2t+1)    c2,c3 (g+8, 2t..2t+1)
+//   ldmatrix.x4: lanes 8i..8i+7 give the row addresses of 8x8 matrix i, which
+//   lands in register i: lane l gets row l/4, columns 2(l%4)..+1 (with .trans:
+//   rows 2(l%4)..+1 of column l/4).
+// Rows of Q, K, V in shared memory are padded by 8 halves, so the 8 rows of an
+// ldmatrix (and of the output staging) fall in distinct banks.
+//
+// Rows past L are computed on zero queries and never written. Rows whose every
+// key is masked keep l = 0 and give zeros (the CPU reference's rule); the max is
+// guarded so exp2f never sees -inf - -inf.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstring>
+#include <string>
+
+#include "backends/cuda/attention_common.cuh"
+
+namespace ingot::cuda {
+namespace {
+
+constexpr int kKeysPerBlock = 64;
+constexpr float kLog2e = 1.4426950408889634f;
+
+template <int BM> constexpr int kMmaThreads = BM / 16 * 32;
+// CTAs per SM the register allocation must allow: up to D = 64, 12 warps per SM
+// (168 registers a thread, no spills with sm_90 ptxas); at 128, whatever fits
+// (shared memory allows two 64-row CTAs anyway).
+template <int D, int BM> constexpr int kMmaMinBlocks = D <= 64 ? 3 * 64 / BM : 1;
+
+// Shared memory, in elements of 16 bits: Q [BM][ld], K [2][64][ld], V [2][64][ld].
+template <int D, int BM>
+struct MmaSmem {
+  static constexpr int ld = D + 8;
+  static constexpr int q_elems = BM * ld;
+  static constexpr int kv_elems = kKeysPerBlock * ld;  // one K or V buffer
+  static constexpr size_t bytes = (size_t{q_elems} + 4 * size_t{kv_elems}) * 2;
+  static_assert(D % 16 == 0 && (ld * 2) % 16 == 0, "rows must start 16-byte aligned");
+};
+
+struct MmaParams {
+  int64_t hq = 0, group = 1, L = 0, S = 0;
+  AttnView q, k, v, out;  // rows of each head are stride_row elements apart
+  float scale_log2 = 0.f;  // scale * log2(e): scores are kept in the log2 domain
+  bool causal = false;
+  AttnMask mask;
+};
+
+__device__ __forceinline__ uint32_t smem_u32(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// 16-byte global -> shared copy; pred false writes zeros (src-size 0 reads nothing).
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool pred) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(pred ? 16 : 0) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+
+// d += a b for one 16x8x16 tile (fp32 accumulate).
+template <typename T>
+__device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1);
+template <>
+__device__ __forceinline__ void mma_16816<__half>(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+template <>
+__device__ __forceinline__ void mma_16816<__nv_bfloat16>(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                                         uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// (lo, hi) rounded to a 16-bit pair, lo in the low half (the lower column).
+template <typename T> __device__ __forceinline__ uint32_t pack_pair(float lo, float hi);
+template <> __device__ __forceinline__ uint32_t pack_pair<__half>(float lo, float hi) {
+  const __half2 v = __floats2half2_rn(lo, hi);
+  uint32_t u;
+  memcpy(&u, &v, 4);
+  return u;
+}
+template <> __device__ __forceinline__ uint32_t pack_pair<__nv_bfloat16>(float lo, float hi) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  uint32_t u;
+  memcpy(&u, &v, 4);
+  return u;
+}
+
+// Rows [row0, row0 + kRows) of a matrix with rows ld_g elements apart into shared
+// memory (rows D + 8 elements apart), zeros for rows >= rows.
+template <typename T, int D, int kRows, int kThreads>
+__device__ __forceinline__ void load_tile_async(T* smem, const T* __restrict__ g, int64_t ld_g, int64_t row0,
+                                                int64_t rows, int tid) {
+  constexpr int kChunks = D / 8;                    // 16-byte chunks per row
+  constexpr int kRowsPerPass = kThreads / kChunks;  // rows the CTA copies per pass
+  static_assert(kThreads % kChunks == 0 && kRows % kRowsPerPass == 0, "every thread copies whole passes");
+  const int r0 = tid / kChunks, col = (tid % kChunks) * 8;
+  // One source pointer stepped pass by pass (rather than one address per pass,
+  // which the compiler would keep live across the whole key loop).
+  const T* src = g + (row0 + r0) * ld_g + col;
+  const int64_t step = kRowsPerPass * ld_g;
+  const int64_t left = rows - row0 - r0;  // rows this thread may still read
+  const uint32_t dst = smem_u32(smem + r0 * (D + 8) + col);
+#pragma unroll
+  for (int it = 0; it < kRows / kRowsPerPass; ++it) {
+    const bool in = it * kRowsPerPass < left;
+    cp_async16(dst + it * kRowsPerPass * (D + 8) * 2, in ? src : g, in);
+    src += step;
+  }
+}
+
+template <typename T, int D, int BM>
+__global__ void __launch_bounds__(kMmaThreads<BM>, kMmaMinBlocks<D, BM>)
+    mma_attention_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
+                         T* __restrict__ out, MmaParams p) {
+  using Sm = MmaSmem<D, BM>;
+  constexpr int kThreads = kMmaThreads<BM>;
+  constexpr int kLd = Sm::ld;
+  constexpr int kQkSteps = D / 16;                 // k16 steps of Q K^T
+  constexpr int kSTiles = kKeysPerBlock / 8;       // n8 key tiles of S
+  constexpr int kOTiles = D / 8;                   // n8 column tiles of O
+  extern __shared__ __align__(128) unsigned char mma_smem[];
+  T* q_s = reinterpret_cast<T*>(mma_smem);
+  T* k_s = q_s + Sm::q_elems;         // two buffers of kv_elems
+  T* v_s = k_s + 2 * Sm::kv_elems;    // two buffers of kv_elems
+
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int g = lane >> 2, t4 = lane & 3;
+
+  const int64_t q_blocks = (p.L + BM - 1) / BM;
+  const int64_t bh = blockIdx.x / q_blocks;
+  const int64_t m0 = (blockIdx.x % q_blocks) * BM;
+  const int64_t b = bh / p.hq, h = bh % p.hq;
+  const T* qh = q + view_base(p.q, b, h);
+  const T* kh = k + view_base(p.k, b, h / p.group);
+  const T* vh = v + view_base(p.v, b, h / p.group);
+
+  // Keys this CTA needs: all, or with the causal mask those up to its last row.
+  int64_t key_end = p.S;
+  if (p.causal) {
+    const int64_t last_row_end = m0 + BM < p.L ? m0 + BM : p.L;
+    if (last_row_end < key_end) key_end = last_row_end;
+  }
+  const int n_blocks = static_cast<int>((key_end + kKeysPerBlock - 1) / kKeysPerBlock);
+
+  // Prologue: Q and key block 0 in one commit group.
+  load_tile_async<T, D, BM, kThreads>(q_s, qh, p.q.stride_row, m0, p.L, tid);
+  if (n_blocks > 0) {
+    load_tile_async<T, D, kKeysPerBlock, kThreads>(k_s, kh, p.k.stride_row, 0, p.S, tid);
+    load_tile_async<T, D, kKeysPerBlock, kThreads>(v_s, vh, p.v.stride_row, 0, p.S, tid);
+  }
+  cp_async_commit();
+
+  // This thread's two rows: g and g + 8 of the warp's 16. Keys at or past
+  // row_key_end (S, or with the causal mask row + 1) are masked out.
+  const int64_t warp_row0 = m0 + warp * 16;
+  int64_t row_key_end[2], mask_row[2];
+  bool read_mask[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int64_t row = warp_row0 + g + 8 * r;
+    row_key_end[r] = p.causal && row + 1 < p.S ? row + 1 : p.S;
+    read_mask[r] = p.mask.kind != 0 && row < p.L;  // rows past L are never written
+    mask_row[r] = read_mask[r] ? p.mask.base(bh) + row * p.mask.ms_l : 0;
+  }
+
+  // Per-lane ldmatrix row addresses (shared, bytes). Q (A, 16x16): matrices (rows 0-7 | 8-15) x
+  // (cols 0-7 | 8-15) in a0..a3 order. K (B of two n8 key tiles, one k16 step):
+  // (keys 0-7, e 0-7), (keys 0-7, e 8-15), (keys 8-15, e 0-7), (keys 8-15, e 8-15).
+  // V .trans (B of two n8 e-tiles, one k16 step of keys): (keys 0-7, e 0-7),
+  // (keys 8-15, e 0-7), (keys 0-7, e 8-15), (keys 8-15, e 8-15).
+  const uint32_t q_lane = smem_u32(q_s + (warp * 16 + (lane & 15)) * kLd + (lane >> 4) * 8);
+  const uint32_t k_lane = smem_u32(k_s + ((lane & 7) + ((lane >> 4) << 3)) * kLd + ((lane >> 3) & 1) * 8);
+  const uint32_t v_lane = smem_u32(v_s + ((lane & 7) + (((lane >> 3) & 1) << 3)) * kLd + (lane >> 4) * 8);
+  constexpr uint32_t kBufBytes = Sm::kv_elems * 2;
+
+  // Q fragments stay in registers up to D = 64; at 128 they would push the
+  // accumulators into spills, so they are reloaded from shared memory per block.
+  constexpr bool kQInRegs = D <= 64;
+  uint32_t q_frag[kQInRegs ? kQkSteps : 1][4];
+  float o[kOTiles][4];
+#pragma unroll
+  for (int ot = 0; ot < kOTiles; ++ot) o[ot][0] = o[ot][1] = o[ot][2] = o[ot][3] = 0.f;
+  float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.f, 0.f};  // l_run: this thread's part of the row sum
+
+  for (int jb = 0; jb < n_blocks; ++jb) {
+    // Block jb (and on the first pass Q) has landed for every thread, and every
+    // warp is done with block jb - 1, whose buffer the next copy overwrites.
+    cp_async_wait_all();
+    __syncthreads();
+    if (jb + 1 < n_blocks) {
+      const int nb = (jb + 1) & 1;
+      const int64_t n1 = static_cast<int64_t>(jb + 1) * kKeysPerBlock;
+      load_tile_async<T, D, kKeysPerBlock, kThreads>(k_s + nb * Sm::kv_elems, kh, p.k.stride_row, n1, p.S, tid);
+      load_tile_async<T, D, kKeysPerBlock, kThreads>(v_s + nb * Sm::kv_elems, vh, p.v.stride_row, n1, p.S, tid);
+      cp_async_commit();
+    }
+    if (kQInRegs && jb == 0) {
+#pragma unroll
+      for (int kk = 0; kk < kQkSteps; ++kk) ldmatrix_x4(q_frag[kQInRegs ? kk : 0], q_lane + kk * 16 * 2);
+    }
+    const uint32_t buf = (jb & 1) * kBufBytes;
+    const int64_t n0 = static_cast<int64_t>(jb) * kKeysPerBlock;
+
+    // S = Q K^T: 16 rows x 64 keys per warp.
+    float s[kSTiles][4];
+#pragma unroll
+    for (int nt = 0; nt < kSTiles; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < kQkSteps; ++kk) {
+      const int qi = kQInRegs ? kk : 0;
+      if constexpr (!kQInRegs) ldmatrix_x4(q_frag[0], q_lane + kk * 16 * 2);
+#pragma unroll
+      for (int np = 0; np < kSTiles / 2; ++np) {
+        uint32_t kb[4];
+        ldmatrix_x4(kb, k_lane + buf + (np * 16 * kLd + kk * 16) * 2);
+        mma_16816<T>(s[2 * np], q_frag[qi], kb[0], kb[1]);
+        mma_16816<T>(s[2 * np + 1], q_frag[qi], kb[2], kb[3]);
+      }
+    }
+
+    // Online softmax for rows g (r = 0: s[..][0..1]) and g + 8 (r = 1: s[..][2..3]).
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      // Keys of this block the row may see: [0, valid) (in 0..64).
+      const int64_t left = row_key_end[r] - n0;
+      const int valid = left <= 0 ? 0 : left >= kKeysPerBlock ? kKeysPerBlock : static_cast<int>(left);
+#pragma unroll
+      for (int nt = 0; nt < kSTiles; ++nt)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) s[nt][2 * r + e] *= p.scale_log2;
+      if (read_mask[r]) {
+        // The mask's key stride is 1 or 0 (broadcast; mma_check insists), so the
+        // reads are immediate offsets from one row pointer.
+        const bool per_key = p.mask.ms_s != 0;
+        const int64_t mbase = mask_row[r] + (per_key ? n0 + 2 * t4 : 0);
+        if (p.mask.kind == 1) {
+          const bool* mrow = static_cast<const bool*>(p.mask.data) + mbase;
+#pragma unroll
+          for (int nt = 0; nt < kSTiles; ++nt)
+#pragma unroll
+            for (int e = 0; e < 2; ++e)
+              if (nt * 8 + 2 * t4 + e < valid && !mrow[per_key ? nt * 8 + e : 0]) s[nt][2 * r + e] = -INFINITY;
+        } else {
+          const T* mrow = static_cast<const T*>(p.mask.data) + mbase;
+#pragma unroll
+          for (int nt = 0; nt < kSTiles; ++nt)
+#pragma unroll
+            for (int e = 0; e < 2; ++e)
+              if (nt * 8 + 2 * t4 + e < valid) s[nt][2 * r + e] += widen(mrow[per_key ? nt * 8 + e : 0]) * kLog2e;
+        }
+      }
+      float block_max = -INFINITY;
+#pragma unroll
+      for (int nt = 0; nt < kSTiles; ++nt) {
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          if (nt * 8 + 2 * t4 + e >= valid) s[nt][2 * r + e] = -INFINITY;
+          block_max = fmaxf(block_max, s[nt][2 * r + e]);
+        }
+      }
+      block_max = fmaxf(block_max, __shfl_xor_sync(0xffffffffu, block_max, 1));
+      block_max = fmaxf(block_max, __shfl_xor_sync(0xffffffffu, block_max, 2));
+      const float m_new = fmaxf(m_run[r], block_max);
+      // Nothing unmasked yet: probabilities 0, the (zero) accumulator unchanged.
+      const bool none = m_new == -INFINITY;
+      const float corr = none ? 1.f : exp2f(m_run[r] - m_new);  // 0 when m_run is -inf
+      float sum = 0.f;
+#pragma unroll
+      for (int nt = 0; nt < kSTiles; ++nt) {
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const float pr = none ? 0.f : exp2f(s[nt][2 * r + e] - m_new);
+          s[nt][2 * r + e] = pr;
+          sum += pr;
+        }
+      }
+      l_run[r] = l_run[r] * corr + sum;
+      m_run[r] = m_new;
+#pragma unroll
+      for (int ot = 0; ot < kOTiles; ++ot) {
+        o[ot][2 * r] *= corr;
+        o[ot][2 * r + 1] *= corr;
+      }
+    }
+
+    // O += P V: key tiles 2kk and 2kk + 1 of S form the A fragment of k16 step kk.
+#pragma unroll
+    for (int kk = 0; kk < kKeysPerBlock / 16; ++kk) {
+      const uint32_t pa[4] = {pack_pair<T>(s[2 * kk][0], s[2 * kk][1]), pack_pair<T>(s[2 * kk][2], s[2 * kk][3]),
+                              pack_pair<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                              pack_pair<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+      for (int dp = 0; dp < D / 16; ++dp) {
+        uint32_t vb[4];
+        ldmatrix_x4_trans(vb, v_lane + buf + (kk * 16 * kLd + dp * 16) * 2);
+        mma_16816<T>(o[2 * dp], pa, vb[0], vb[1]);
+        mma_16816<T>(o[2 * dp + 1], pa, vb[2], vb[3]);
+      }
+    }
+  }
+  // Every copy (Q included, when there were no keys) has landed and every warp is
+  // past its last ldmatrix before the Q rows are reused for staging.
+  cp_async_wait_all();
+  __syncthreads();
+
+  float inv[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    float l = l_run[r];
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    inv[r] = l > 0.f ? 1.f / l : 0.f;
+  }
+  // Stage the warp's 16 output rows in its own Q rows (only this warp read them).
+  uint32_t* stage = reinterpret_cast<uint32_t*>(q_s + warp * 16 * kLd);
+#pragma unroll
+  for (int ot = 0; ot < kOTiles; ++ot) {
+    stage[(g * kLd + ot * 8 + 2 * t4) / 2] = pack_pair<T>(o[ot][0] * inv[0], o[ot][1] * inv[0]);
+    stage[((g + 8) * kLd + ot * 8 + 2 * t4) / 2] = pack_pair<T>(o[ot][2] * inv[1], o[ot][3] * inv[1]);
+  }
+  __syncwarp();
+  T* oh = out + view_base(p.out, b, h);  // rows past L are not written
+  const T* stage_t = q_s + warp * 16 * kLd;
+  constexpr int kChunks = D / 8;
+#pragma unroll
+  for (int c = lane; c < 16 * kChunks; c += 32) {
+    const int r = c / kChunks, col = (c % kChunks) * 8;
+    const int64_t orow = warp_row0 + r;
+    if (orow < p.L)
+      *reinterpret_cast<uint4*>(oh + orow * p.out.stride_row + col) =
+          *reinterpret_cast<const uint4*>(stage_t + r * kLd + col);
+  }
+}
+
+template <typename T, int D, int BM>
+Status set_smem_attribute() {
+  return cuda_status(cudaFuncSetAttribute(mma_attention_kernel<T, D, BM>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          static_cast<int>(MmaSmem<D, BM>::bytes)),
+                     "cudaFuncSetAttribute (mma attention shared memory)");
+}
+
+template <typename T, int D, int BM>
+Status launch_typed(const AttnProblem& ap, const KernelArgs& args) {
+  MmaParams p;
+  p.hq = ap.hq;
+  p.group = ap.hq / ap.hkv;
+  p.L = ap.L;
+  p.S = ap.S;
+  p.q = ap.q;
+  p.k = ap.k;
+  p.v = ap.v;
+  p.out = ap.out;
+  p.scale_log2 = ap.scale * kLog2e;
+  p.causal = ap.causal;
+  p.mask = ap.mask;
+  const int64_t grid = ap.heads * ((ap.L + BM - 1) / BM);
+  mma_attention_kernel<T, D, BM><<<static_cast<unsigned>(grid), kMmaThreads<BM>, MmaSmem<D, BM>::bytes, args.stream>>>(
+      static_cast<const T*>(args.in[0]->data), static_cast<const T*>(args.in[1]->data),
+      static_cast<const T*>(args.in[2]->data), static_cast<T*>(args.out[0]->data), p);
+  INGOT_CUDA_CHECK_LAUNCH("attention (mma)");
+  return {};
+}
+
+// Calls f.template run<T, D, BM>() for the problem's dtype, head size and query block.
+template <typename F>
+Status dispatch(const AttnProblem& p, const F& f) {
+  auto by_dim = [&](auto tag) -> Status {
+    using T = decltype(tag);
+    const bool small = p.flash_block_m == 32;
+    switch (p.E) {
+      case 32: return small ? f.template run<T, 32, 32>() : f.template run<T, 32, 64>();
+      case 64: return small ? f.template run<T, 64, 32>() : f.template run<T, 64, 64>();
+      case 128: return small ? f.template run<T, 128, 32>() : f.template run<T, 128, 64>();
+      default: return unsupported("[cuda attention] mma: head size " + std::to_string(p.E));
+    }
+  };
+  if (p.dtype == DType::kFloat16) return by_dim(__half{});
+  if (p.dtype == DType::kBFloat16) return by_dim(__nv_bfloat16{});
+  return unsupported("[cuda attention] mma: dtype " + std::string(dtype_name(p.dtype)));
+}
+
+struct PrepareFn {
+  template <typename T, int D, int BM> Status run() const { return set_smem_attribute<T, D, BM>(); }
+};
+struct LaunchFn {
+  const AttnProblem& p;
+  const KernelArgs& args;
+  template <typename T, int D, int BM> Status run() const { return launch_typed<T, D, BM>(p, args); }
+};
+
+}  // namespace
+
+Status mma_check(const AttnProblem& p) {
+  if (p.dtype != DType::kFloat16 && p.dtype != DType::kBFloat16)
+    return unsupported(std::string("[cuda attention] mma runs fp16 and bf16 only, not ") + dtype_name(p.dtype));
+  if (p.E != p.Ev || (p.E != 32 && p.E != 64 && p.E != 128))
+    return unsupported("[cuda attention] mma needs equal q/k and v head sizes of 32, 64 or 128; got E " +
+                       std::to_string(p.E) + ", Ev " + std::to_string(p.Ev));
+  if (p.mask.kind != 0 && p.mask.ms_s != 0 && p.mask.ms_s != 1)
+    return unsupported("[cuda attention] mma: the mask's key dimension must be contiguous or broadcast");
+  if (p.hkv <= 0 || p.hq % p.hkv != 0)
+    return unsupported("[cuda attention] mma: query heads must be a multiple of key/value heads");
+  const int64_t elem = static_cast<int64_t>(dtype_size(p.dtype));
+  for (const AttnView& view : {p.q, p.k, p.v, p.out})
+    if (alignment_of({static_cast<uint64_t>(view.offset * elem), static_cast<uint64_t>(view.stride_b * elem),
+                      static_cast<uint64_t>(view.stride_h * elem), static_cast<uint64_t>(view.stride_row * elem)}) < 16)
+      return unsupported("[cuda attention] mma: a strided view's rows are not 16-byte aligned");
+  const int64_t q_blocks = (p.L + 31) / 32;  // the smaller query block has the most
+  if (p.heads * q_blocks >= (int64_t{1} << 31))
+    return unsupported("[cuda attention] mma: too many (head, query block) pairs for one grid");
+  return {};
+}
+
+Status mma_prepare(const AttnProblem& p) { return dispatch(p, PrepareFn{}); }
+
+Status mma_launch(const AttnProblem& p, const KernelArgs& args) { return dispatch(p, LaunchFn{p, args}); }
+
+}  // namespace ingot::cuda
