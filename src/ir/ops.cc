@@ -82,6 +82,19 @@ bool binary_fn_is_comparison(BinaryFn fn) {
   auto i = static_cast<int64_t>(fn);
   return binary_fn_valid(i) && kBinaryInfo[i].comparison;
 }
+bool gemm_epilogue_activation(int64_t fn) {
+  if (!unary_fn_valid(fn)) return false;
+  switch (static_cast<UnaryFn>(fn)) {
+    case UnaryFn::kRelu: case UnaryFn::kGelu: case UnaryFn::kGeluTanh: case UnaryFn::kSilu:
+    case UnaryFn::kSigmoid: case UnaryFn::kTanh: case UnaryFn::kClamp: case UnaryFn::kLeakyRelu:
+    case UnaryFn::kElu: case UnaryFn::kHardSwish: case UnaryFn::kHardSigmoid: case UnaryFn::kSoftplus:
+    case UnaryFn::kMish:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool unary_fn_valid(int64_t fn) { return fn >= 0 && fn < count(kUnaryNames); }
 bool binary_fn_valid(int64_t fn) { return fn >= 0 && fn < count(kBinaryInfo); }
 bool reduce_fn_valid(int64_t fn) { return fn >= 0 && fn < count(kReduceNames); }

@@ -91,6 +91,9 @@ bool binary_fn_is_comparison(BinaryFn fn);
 bool unary_fn_valid(int64_t fn);
 bool binary_fn_valid(int64_t fn);
 bool reduce_fn_valid(int64_t fn);
+// Activations a fused Gemm/MatMul epilogue may carry: the fusion pass only fuses
+// these, and every backend's Gemm implements exactly these.
+bool gemm_epilogue_activation(int64_t fn);
 
 // "conv(stride=[1,1], padding=[0,0], ..., groups=1)" for printers and errors.
 std::string attrs_to_string(const OpAttrs& attrs);

@@ -36,19 +36,6 @@ bool is_float(DType t) {
   return t == DType::kFloat32 || t == DType::kFloat16 || t == DType::kBFloat16 || t == DType::kFloat64;
 }
 
-// Activations every backend's Gemm epilogue implements (CPU through its unary
-// kernel, CUDA through cuBLASLt's epilogues or its own elementwise kernel).
-bool fusable_activation(int64_t fn) {
-  switch (static_cast<UnaryFn>(fn)) {
-    case UnaryFn::kRelu: case UnaryFn::kGelu: case UnaryFn::kGeluTanh: case UnaryFn::kSilu:
-    case UnaryFn::kSigmoid: case UnaryFn::kTanh: case UnaryFn::kClamp: case UnaryFn::kLeakyRelu:
-    case UnaryFn::kElu: case UnaryFn::kHardSwish: case UnaryFn::kHardSigmoid: case UnaryFn::kSoftplus:
-    case UnaryFn::kMish:
-      return true;
-    default:
-      return false;
-  }
-}
 
 // A permute that keeps the relative order of the non-unit dims moves only size-1
 // dims: it does not reorder elements, so it is a reshape.
@@ -259,7 +246,7 @@ class GemmFuser {
       }
       case OpKind::kUnary: {
         const auto& ua = std::get<UnaryAttrs>(c.attrs);
-        if (has_act || !fusable_activation(ua.fn) || z.shape != yv.shape) return -1;
+        if (has_act || !gemm_epilogue_activation(ua.fn) || z.shape != yv.shape) return -1;
         fa.activation = ua.fn;  // (c)
         fa.activation_alpha = ua.alpha;
         fa.activation_beta = ua.beta;

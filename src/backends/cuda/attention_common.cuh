@@ -9,6 +9,9 @@
 //   rows  (attention.cu): one warp per query row with an online softmax; runs
 //          every case (the fallback).
 #pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
 #include <memory>
 #include <string>
 
@@ -51,6 +54,58 @@ struct AttnProblem {
   bool causal = false;
   AttnMask mask;  // data pointer refreshed from the arguments on every run
 };
+
+// --- shared by the tensor-core tactics (flash, mma) ---
+
+constexpr float kLog2e = 1.4426950408889634f;
+
+// What the flash and mma kernels read per launch.
+struct FlashKernelParams {
+  int64_t hq = 0, group = 1, L = 0, S = 0;
+  AttnView q, k, v, out;   // rows of each head are stride_row elements apart
+  float scale_log2 = 0.f;  // scale * log2(e): scores are kept in the log2 domain
+  bool causal = false;
+  AttnMask mask;
+};
+
+inline FlashKernelParams flash_kernel_params(const AttnProblem& ap) {
+  FlashKernelParams p;
+  p.hq = ap.hq;
+  p.group = ap.hq / ap.hkv;
+  p.L = ap.L;
+  p.S = ap.S;
+  p.q = ap.q;
+  p.k = ap.k;
+  p.v = ap.v;
+  p.out = ap.out;
+  p.scale_log2 = ap.scale * kLog2e;
+  p.causal = ap.causal;
+  p.mask = ap.mask;
+  return p;
+}
+
+// The checks both tensor-core kernels share: fp16/bf16, E == Ev in {32, 64, 128},
+// 16-byte aligned view rows, a grid that fits. `name` labels the messages.
+Status tensor_core_check(const AttnProblem& p, const std::string& name);
+
+// Calls f.template run<T, D, BM>() for the problem's dtype, head size and query
+// block (p.flash_block_m: 64 or 32).
+template <typename F>
+Status dispatch_tensor_core(const AttnProblem& p, const F& f, const std::string& name) {
+  auto by_dim = [&](auto tag) -> Status {
+    using T = decltype(tag);
+    const bool small = p.flash_block_m == 32;
+    switch (p.E) {
+      case 32: return small ? f.template run<T, 32, 32>() : f.template run<T, 32, 64>();
+      case 64: return small ? f.template run<T, 64, 32>() : f.template run<T, 64, 64>();
+      case 128: return small ? f.template run<T, 128, 32>() : f.template run<T, 128, 64>();
+      default: return unsupported("[cuda attention] " + name + ": head size " + std::to_string(p.E));
+    }
+  };
+  if (p.dtype == DType::kFloat16) return by_dim(__half{});
+  if (p.dtype == DType::kBFloat16) return by_dim(__nv_bfloat16{});
+  return unsupported("[cuda attention] " + name + ": dtype " + std::string(dtype_name(p.dtype)));
+}
 
 // --- flash (attention_flash.cu) ---
 // Whether flash can run this problem at all (dtype, head sizes): ok or `unsupported`.

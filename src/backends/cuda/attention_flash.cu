@@ -35,7 +35,6 @@ namespace {
 constexpr int kBlockN = 64;  // keys per iteration
 template <int BM> constexpr int kWarpsFor = BM / 16;
 template <int BM> constexpr int kThreadsFor = BM / 16 * 32;
-constexpr float kLog2e = 1.4426950408889634f;
 
 // Shared-memory layout (bytes) for head size D. Rows are padded (8 halves, 4
 // floats) against bank conflicts; every WMMA tile start stays 32-byte aligned.
@@ -57,13 +56,6 @@ struct FlashSmem {
                 "WMMA tiles need 32-byte aligned starts");
 };
 
-struct FlashParams {
-  int64_t hq = 0, group = 1, hkv = 0, L = 0, S = 0;
-  AttnView q, k, v, out;  // rows of each head are stride_row elements apart
-  float scale_log2 = 0.f;  // scale * log2(e): scores are kept in the log2 domain
-  bool causal = false;
-  AttnMask mask;
-};
 
 // 16-byte global -> shared copy that bypasses registers; pred false writes zeros
 // (src-size 0 reads nothing, the source address is only required to be valid).
@@ -105,7 +97,7 @@ template <> __device__ __forceinline__ void store_pair<__nv_bfloat16>(__nv_bfloa
 template <typename T, int D, int BM>
 __global__ void __launch_bounds__(kThreadsFor<BM>) flash_kernel(const T* __restrict__ q, const T* __restrict__ k,
                                                               const T* __restrict__ v, T* __restrict__ out,
-                                                              FlashParams p) {
+                                                              FlashKernelParams p) {
   using namespace nvcuda;
   using Sm = FlashSmem<D, BM>;
   constexpr int kThreads = kThreadsFor<BM>;
@@ -291,19 +283,7 @@ Status set_smem_attribute() {
 
 template <typename T, int D, int BM>
 Status launch_typed(const AttnProblem& ap, const KernelArgs& args) {
-  FlashParams p;
-  p.hq = ap.hq;
-  p.hkv = ap.hkv;
-  p.group = ap.hq / ap.hkv;
-  p.L = ap.L;
-  p.S = ap.S;
-  p.q = ap.q;
-  p.k = ap.k;
-  p.v = ap.v;
-  p.out = ap.out;
-  p.scale_log2 = ap.scale * kLog2e;
-  p.causal = ap.causal;
-  p.mask = ap.mask;
+  const FlashKernelParams p = flash_kernel_params(ap);
   const int64_t q_blocks = (ap.L + BM - 1) / BM;
   const int64_t grid = ap.heads * q_blocks;
   flash_kernel<T, D, BM><<<static_cast<unsigned>(grid), kThreadsFor<BM>, FlashSmem<D, BM>::bytes, args.stream>>>(
@@ -311,24 +291,6 @@ Status launch_typed(const AttnProblem& ap, const KernelArgs& args) {
       static_cast<const T*>(args.in[2]->data), static_cast<T*>(args.out[0]->data), p);
   INGOT_CUDA_CHECK_LAUNCH("attention (flash)");
   return {};
-}
-
-// Calls f.template run<T, D, BM>() for the problem's dtype, head size and query block.
-template <typename F>
-Status dispatch(const AttnProblem& p, const F& f) {
-  auto by_dim = [&](auto tag) -> Status {
-    using T = decltype(tag);
-    const bool small = p.flash_block_m == 32;
-    switch (p.E) {
-      case 32: return small ? f.template run<T, 32, 32>() : f.template run<T, 32, 64>();
-      case 64: return small ? f.template run<T, 64, 32>() : f.template run<T, 64, 64>();
-      case 128: return small ? f.template run<T, 128, 32>() : f.template run<T, 128, 64>();
-      default: return unsupported("[cuda attention] flash: head size " + std::to_string(p.E));
-    }
-  };
-  if (p.dtype == DType::kFloat16) return by_dim(__half{});
-  if (p.dtype == DType::kBFloat16) return by_dim(__nv_bfloat16{});
-  return unsupported("[cuda attention] flash: dtype " + std::string(dtype_name(p.dtype)));
 }
 
 struct PrepareFn {
@@ -342,22 +304,7 @@ struct LaunchFn {
 
 }  // namespace
 
-Status flash_check(const AttnProblem& p) {
-  if (p.dtype != DType::kFloat16 && p.dtype != DType::kBFloat16)
-    return unsupported(std::string("[cuda attention] flash runs fp16 and bf16 only, not ") + dtype_name(p.dtype));
-  if (p.E != p.Ev || (p.E != 32 && p.E != 64 && p.E != 128))
-    return unsupported("[cuda attention] flash needs equal q/k and v head sizes of 32, 64 or 128; got E " +
-                       std::to_string(p.E) + ", Ev " + std::to_string(p.Ev));
-  const int64_t elem = static_cast<int64_t>(dtype_size(p.dtype));
-  for (const AttnView& view : {p.q, p.k, p.v, p.out})
-    if (alignment_of({static_cast<uint64_t>(view.offset * elem), static_cast<uint64_t>(view.stride_b * elem),
-                      static_cast<uint64_t>(view.stride_h * elem), static_cast<uint64_t>(view.stride_row * elem)}) < 16)
-      return unsupported("[cuda attention] flash: a strided view's rows are not 16-byte aligned");
-  const int64_t q_blocks = (p.L + 31) / 32;  // the smaller query block has the most
-  if (p.heads * q_blocks >= (int64_t{1} << 31))
-    return unsupported("[cuda attention] flash: too many (head, query block) pairs for one grid");
-  return {};
-}
+Status flash_check(const AttnProblem& p) { return tensor_core_check(p, "flash"); }
 
 bool flash_aligned(const KernelArgs& args) {
   for (const DeviceTensor* t : {args.in[0], args.in[1], args.in[2], static_cast<const DeviceTensor*>(args.out[0])})
@@ -366,11 +313,29 @@ bool flash_aligned(const KernelArgs& args) {
 }
 
 Status flash_prepare(const AttnProblem& p) {
-  return dispatch(p, PrepareFn{});
+  return dispatch_tensor_core(p, PrepareFn{}, "flash");
 }
 
 Status flash_launch(const AttnProblem& p, const KernelArgs& args) {
-  return dispatch(p, LaunchFn{p, args});
+  return dispatch_tensor_core(p, LaunchFn{p, args}, "flash");
+}
+
+Status tensor_core_check(const AttnProblem& p, const std::string& name) {
+  const std::string who = "[cuda attention] " + name;
+  if (p.dtype != DType::kFloat16 && p.dtype != DType::kBFloat16)
+    return unsupported(who + " runs fp16 and bf16 only, not " + dtype_name(p.dtype));
+  if (p.E != p.Ev || (p.E != 32 && p.E != 64 && p.E != 128))
+    return unsupported(who + " needs equal q/k and v head sizes of 32, 64 or 128; got E " + std::to_string(p.E) +
+                       ", Ev " + std::to_string(p.Ev));
+  const int64_t elem = static_cast<int64_t>(dtype_size(p.dtype));
+  for (const AttnView& view : {p.q, p.k, p.v, p.out})
+    if (alignment_of({static_cast<uint64_t>(view.offset * elem), static_cast<uint64_t>(view.stride_b * elem),
+                      static_cast<uint64_t>(view.stride_h * elem), static_cast<uint64_t>(view.stride_row * elem)}) < 16)
+      return unsupported(who + ": a strided view's rows are not 16-byte aligned");
+  const int64_t q_blocks = (p.L + 31) / 32;  // the smaller query block has the most
+  if (p.heads * q_blocks >= (int64_t{1} << 31))
+    return unsupported(who + ": too many (head, query block) pairs for one grid");
+  return {};
 }
 
 }  // namespace ingot::cuda

@@ -53,7 +53,6 @@ namespace ingot::cuda {
 namespace {
 
 constexpr int kKeysPerBlock = 64;
-constexpr float kLog2e = 1.4426950408889634f;
 
 template <int BM> constexpr int kMmaThreads = BM / 16 * 32;
 // CTAs per SM the register allocation must allow: up to D = 64, 12 warps per SM
@@ -71,13 +70,6 @@ struct MmaSmem {
   static_assert(D % 16 == 0 && (ld * 2) % 16 == 0, "rows must start 16-byte aligned");
 };
 
-struct MmaParams {
-  int64_t hq = 0, group = 1, L = 0, S = 0;
-  AttnView q, k, v, out;  // rows of each head are stride_row elements apart
-  float scale_log2 = 0.f;  // scale * log2(e): scores are kept in the log2 domain
-  bool causal = false;
-  AttnMask mask;
-};
 
 __device__ __forceinline__ uint32_t smem_u32(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
@@ -161,7 +153,7 @@ __device__ __forceinline__ void load_tile_async(T* smem, const T* __restrict__ g
 template <typename T, int D, int BM>
 __global__ void __launch_bounds__(kMmaThreads<BM>, kMmaMinBlocks<D, BM>)
     mma_attention_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
-                         T* __restrict__ out, MmaParams p) {
+                         T* __restrict__ out, FlashKernelParams p) {
   using Sm = MmaSmem<D, BM>;
   constexpr int kThreads = kMmaThreads<BM>;
   constexpr int kLd = Sm::ld;
@@ -391,42 +383,13 @@ Status set_smem_attribute() {
 
 template <typename T, int D, int BM>
 Status launch_typed(const AttnProblem& ap, const KernelArgs& args) {
-  MmaParams p;
-  p.hq = ap.hq;
-  p.group = ap.hq / ap.hkv;
-  p.L = ap.L;
-  p.S = ap.S;
-  p.q = ap.q;
-  p.k = ap.k;
-  p.v = ap.v;
-  p.out = ap.out;
-  p.scale_log2 = ap.scale * kLog2e;
-  p.causal = ap.causal;
-  p.mask = ap.mask;
+  const FlashKernelParams p = flash_kernel_params(ap);
   const int64_t grid = ap.heads * ((ap.L + BM - 1) / BM);
   mma_attention_kernel<T, D, BM><<<static_cast<unsigned>(grid), kMmaThreads<BM>, MmaSmem<D, BM>::bytes, args.stream>>>(
       static_cast<const T*>(args.in[0]->data), static_cast<const T*>(args.in[1]->data),
       static_cast<const T*>(args.in[2]->data), static_cast<T*>(args.out[0]->data), p);
   INGOT_CUDA_CHECK_LAUNCH("attention (mma)");
   return {};
-}
-
-// Calls f.template run<T, D, BM>() for the problem's dtype, head size and query block.
-template <typename F>
-Status dispatch(const AttnProblem& p, const F& f) {
-  auto by_dim = [&](auto tag) -> Status {
-    using T = decltype(tag);
-    const bool small = p.flash_block_m == 32;
-    switch (p.E) {
-      case 32: return small ? f.template run<T, 32, 32>() : f.template run<T, 32, 64>();
-      case 64: return small ? f.template run<T, 64, 32>() : f.template run<T, 64, 64>();
-      case 128: return small ? f.template run<T, 128, 32>() : f.template run<T, 128, 64>();
-      default: return unsupported("[cuda attention] mma: head size " + std::to_string(p.E));
-    }
-  };
-  if (p.dtype == DType::kFloat16) return by_dim(__half{});
-  if (p.dtype == DType::kBFloat16) return by_dim(__nv_bfloat16{});
-  return unsupported("[cuda attention] mma: dtype " + std::string(dtype_name(p.dtype)));
 }
 
 struct PrepareFn {
@@ -441,28 +404,16 @@ struct LaunchFn {
 }  // namespace
 
 Status mma_check(const AttnProblem& p) {
-  if (p.dtype != DType::kFloat16 && p.dtype != DType::kBFloat16)
-    return unsupported(std::string("[cuda attention] mma runs fp16 and bf16 only, not ") + dtype_name(p.dtype));
-  if (p.E != p.Ev || (p.E != 32 && p.E != 64 && p.E != 128))
-    return unsupported("[cuda attention] mma needs equal q/k and v head sizes of 32, 64 or 128; got E " +
-                       std::to_string(p.E) + ", Ev " + std::to_string(p.Ev));
+  INGOT_RETURN_IF_ERROR(tensor_core_check(p, "mma"));
   if (p.mask.kind != 0 && p.mask.ms_s != 0 && p.mask.ms_s != 1)
     return unsupported("[cuda attention] mma: the mask's key dimension must be contiguous or broadcast");
   if (p.hkv <= 0 || p.hq % p.hkv != 0)
     return unsupported("[cuda attention] mma: query heads must be a multiple of key/value heads");
-  const int64_t elem = static_cast<int64_t>(dtype_size(p.dtype));
-  for (const AttnView& view : {p.q, p.k, p.v, p.out})
-    if (alignment_of({static_cast<uint64_t>(view.offset * elem), static_cast<uint64_t>(view.stride_b * elem),
-                      static_cast<uint64_t>(view.stride_h * elem), static_cast<uint64_t>(view.stride_row * elem)}) < 16)
-      return unsupported("[cuda attention] mma: a strided view's rows are not 16-byte aligned");
-  const int64_t q_blocks = (p.L + 31) / 32;  // the smaller query block has the most
-  if (p.heads * q_blocks >= (int64_t{1} << 31))
-    return unsupported("[cuda attention] mma: too many (head, query block) pairs for one grid");
   return {};
 }
 
-Status mma_prepare(const AttnProblem& p) { return dispatch(p, PrepareFn{}); }
+Status mma_prepare(const AttnProblem& p) { return dispatch_tensor_core(p, PrepareFn{}, "mma"); }
 
-Status mma_launch(const AttnProblem& p, const KernelArgs& args) { return dispatch(p, LaunchFn{p, args}); }
+Status mma_launch(const AttnProblem& p, const KernelArgs& args) { return dispatch_tensor_core(p, LaunchFn{p, args}, "mma"); }
 
 }  // namespace ingot::cuda

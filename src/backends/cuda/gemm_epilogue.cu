@@ -70,18 +70,7 @@ Status launch(void* data, int64_t n, UnaryFn fn, float alpha, float beta, cudaSt
 
 }  // namespace
 
-bool gemm_activation_supported(int64_t fn) {
-  if (!unary_fn_valid(fn)) return false;
-  switch (static_cast<UnaryFn>(fn)) {
-    case UnaryFn::kRelu: case UnaryFn::kGelu: case UnaryFn::kGeluTanh: case UnaryFn::kSilu:
-    case UnaryFn::kSigmoid: case UnaryFn::kTanh: case UnaryFn::kClamp: case UnaryFn::kLeakyRelu:
-    case UnaryFn::kElu: case UnaryFn::kHardSwish: case UnaryFn::kHardSigmoid: case UnaryFn::kSoftplus:
-    case UnaryFn::kMish:
-      return true;
-    default:
-      return false;
-  }
-}
+bool gemm_activation_supported(int64_t fn) { return gemm_epilogue_activation(fn); }
 
 Status apply_gemm_activation(void* data, DType dtype, int64_t n, int64_t fn, float alpha, float beta,
                              cudaStream_t stream) {

@@ -190,6 +190,25 @@ __device__ __forceinline__ int64_t split_nhwc(int64_t i, const NhwcGeometry& g, 
   return i / g.out[0];
 }
 
+// Max or sum over a window of input positions begin[i] + a * step[i], a < count[i],
+// of the V channels at xb (an NHWC sample's base plus the channel group), into acc.
+template <typename T, int V>
+__device__ __forceinline__ void accumulate_nhwc_window(const T* __restrict__ xb, const NhwcGeometry& g,
+                                                       const int64_t begin[3], const int64_t step[3],
+                                                       const int64_t count[3], bool is_max, float acc[V]) {
+  for (int64_t a0 = 0; a0 < count[0]; ++a0)
+    for (int64_t a1 = 0; a1 < count[1]; ++a1)
+      for (int64_t a2 = 0; a2 < count[2]; ++a2) {
+        const int64_t i0 = begin[0] + a0 * step[0], i1 = begin[1] + a1 * step[1], i2 = begin[2] + a2 * step[2];
+        const Pack<T, V> in = *reinterpret_cast<const Pack<T, V>*>(xb + ((i0 * g.in[1] + i1) * g.in[2] + i2) * g.c);
+        for (int j = 0; j < V; ++j) {
+          const float v = widen(in.v[j]);
+          if (!is_max) acc[j] += v;
+          else if (v > acc[j] || v != v) acc[j] = v;
+        }
+      }
+}
+
 template <typename T, int V>
 __global__ void pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, NhwcPoolParams pp) {
   const NhwcGeometry& g = pp.g;
@@ -202,25 +221,16 @@ __global__ void pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__ y, int
     Pack<T, V> out;
     if (pp.is_max) {
       for (int j = 0; j < V; ++j) acc[j] = -INFINITY;
-      int64_t lo[3], hi[3];
+      int64_t begin[3], count[3];
       for (int i = 0; i < 3; ++i) {
         const int64_t start = o[i] * pp.s[i] - pp.p[i];
-        lo[i] = start >= 0 ? 0 : (-start + pp.d[i] - 1) / pp.d[i];
+        const int64_t lo = start >= 0 ? 0 : (-start + pp.d[i] - 1) / pp.d[i];
         const int64_t h = g.in[i] - start <= 0 ? 0 : (g.in[i] - start + pp.d[i] - 1) / pp.d[i];
-        hi[i] = pp.k[i] < h ? pp.k[i] : h;
+        const int64_t hi = pp.k[i] < h ? pp.k[i] : h;
+        begin[i] = start + lo * pp.d[i];
+        count[i] = hi > lo ? hi - lo : 0;
       }
-      for (int64_t a0 = lo[0]; a0 < hi[0]; ++a0)
-        for (int64_t a1 = lo[1]; a1 < hi[1]; ++a1)
-          for (int64_t a2 = lo[2]; a2 < hi[2]; ++a2) {
-            const int64_t i0 = o[0] * pp.s[0] - pp.p[0] + a0 * pp.d[0];
-            const int64_t i1 = o[1] * pp.s[1] - pp.p[1] + a1 * pp.d[1];
-            const int64_t i2 = o[2] * pp.s[2] - pp.p[2] + a2 * pp.d[2];
-            const Pack<T, V> in = *reinterpret_cast<const Pack<T, V>*>(xb + ((i0 * g.in[1] + i1) * g.in[2] + i2) * g.c);
-            for (int j = 0; j < V; ++j) {
-              const float v = widen(in.v[j]);
-              if (v > acc[j] || v != v) acc[j] = v;
-            }
-          }
+      accumulate_nhwc_window<T, V>(xb, g, begin, pp.d, count, true, acc);
     } else {
       int64_t start[3], end[3], pool_size = 1, count = 1;
       for (int i = 0; i < 3; ++i) {
@@ -232,12 +242,10 @@ __global__ void pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__ y, int
         count *= end[i] - start[i] > 0 ? end[i] - start[i] : 0;
       }
       for (int j = 0; j < V; ++j) acc[j] = 0.f;
-      for (int64_t i0 = start[0]; i0 < end[0]; ++i0)
-        for (int64_t i1 = start[1]; i1 < end[1]; ++i1)
-          for (int64_t i2 = start[2]; i2 < end[2]; ++i2) {
-            const Pack<T, V> in = *reinterpret_cast<const Pack<T, V>*>(xb + ((i0 * g.in[1] + i1) * g.in[2] + i2) * g.c);
-            for (int j = 0; j < V; ++j) acc[j] += widen(in.v[j]);
-          }
+      int64_t extent[3];
+      for (int i = 0; i < 3; ++i) extent[i] = end[i] > start[i] ? end[i] - start[i] : 0;
+      const int64_t unit[3] = {1, 1, 1};
+      accumulate_nhwc_window<T, V>(xb, g, start, unit, extent, false, acc);
       const int64_t divisor = pp.divisor_override ? pp.divisor_override : pp.count_include_pad ? pool_size : count;
       for (int j = 0; j < V; ++j) acc[j] = divisor ? acc[j] / static_cast<float>(divisor) : NAN;
     }
@@ -260,16 +268,10 @@ __global__ void adaptive_pool_nhwc_kernel(const T* __restrict__ x, T* __restrict
     const T* xb = x + b * g.in[0] * g.in[1] * g.in[2] * g.c + cg * V;
     float acc[V];
     for (int j = 0; j < V; ++j) acc[j] = is_max ? -INFINITY : 0.f;
-    for (int64_t i0 = lo[0]; i0 < hi[0]; ++i0)
-      for (int64_t i1 = lo[1]; i1 < hi[1]; ++i1)
-        for (int64_t i2 = lo[2]; i2 < hi[2]; ++i2) {
-          const Pack<T, V> in = *reinterpret_cast<const Pack<T, V>*>(xb + ((i0 * g.in[1] + i1) * g.in[2] + i2) * g.c);
-          for (int j = 0; j < V; ++j) {
-            const float v = widen(in.v[j]);
-            if (!is_max) acc[j] += v;
-            else if (v > acc[j] || v != v) acc[j] = v;
-          }
-        }
+    int64_t extent[3];
+    for (int i = 0; i < 3; ++i) extent[i] = hi[i] - lo[i];
+    const int64_t unit[3] = {1, 1, 1};
+    accumulate_nhwc_window<T, V>(xb, g, lo, unit, extent, is_max, acc);
     Pack<T, V> out;
     const float count = static_cast<float>((hi[0] - lo[0]) * (hi[1] - lo[1]) * (hi[2] - lo[2]));
     for (int j = 0; j < V; ++j) out.v[j] = cast_value<T>(is_max ? acc[j] : acc[j] / count);
