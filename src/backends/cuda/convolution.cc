@@ -172,34 +172,47 @@ struct Candidate {
   cudnnMathType_t math;
 };
 
-// Usable algorithms in cuDNN's heuristic order, each once: status success, within
-// the workspace, and no tensor-op math for fp32 unless TF32 is allowed.
+// cuDNN's rated algorithms for this convolution, in its order. Left out: ones that
+// do not fit the workspace, tensor-op math in strict fp32 engines, algorithms
+// cuDNN marks non-deterministic (an engine must give the same bits every run),
+// and in strict fp32 the FFT and non-fused Winograd algorithms, whose transforms
+// lose precision a float32 engine promises to keep; those two exclusions are
+// dropped only if nothing else is left.
 Result<std::vector<Candidate>> candidates(const ConvAttrs& c, const KernelArgs& args, const ConvState& st) {
   constexpr int kMaxAlgos = 16;
   const bool fp32_strict = args.in[0]->dtype == DType::kFloat32 && !args.allow_tf32;
-  std::vector<Candidate> out;
-  auto take = [&](int algo, cudnnStatus_t status, size_t memory, cudnnMathType_t math) {
+  auto imprecise = [&](int algo) {
+    if (!fp32_strict || c.transposed) return false;
+    const auto a = static_cast<cudnnConvolutionFwdAlgo_t>(algo);
+    return a == CUDNN_CONVOLUTION_FWD_ALGO_FFT || a == CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING ||
+           a == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED;
+  };
+  std::vector<Candidate> out, fallback;
+  auto take = [&](int algo, cudnnStatus_t status, size_t memory, cudnnMathType_t math, cudnnDeterminism_t det) {
     if (status != CUDNN_STATUS_SUCCESS || memory > args.workspace_bytes) return;
     if (fp32_strict && math == CUDNN_TENSOR_OP_MATH) return;
-    for (const Candidate& k : out)
+    std::vector<Candidate>& list = det == CUDNN_DETERMINISTIC && !imprecise(algo) ? out : fallback;
+    for (const Candidate& k : list)
       if (k.algo == algo) return;
-    out.push_back({algo, math});
+    list.push_back({algo, math});
   };
   int found = 0;
   if (!c.transposed) {
     cudnnConvolutionFwdAlgoPerf_t perf[kMaxAlgos];
     DNN_RETURN_IF_ERROR(cudnnGetConvolutionForwardAlgorithm_v7(args.handles->cudnn, st.x, st.w, st.conv, st.y,
                                                                kMaxAlgos, &found, perf));
-    for (int i = 0; i < found; ++i) take(perf[i].algo, perf[i].status, perf[i].memory, perf[i].mathType);
+    for (int i = 0; i < found; ++i)
+      take(perf[i].algo, perf[i].status, perf[i].memory, perf[i].mathType, perf[i].determinism);
   } else {
     // y = conv_transpose(x, w) is the gradient of a convolution with respect to its input:
     // the filter descriptor describes w as [Cin, Cout/g, k...] with x in the "dy" role.
     cudnnConvolutionBwdDataAlgoPerf_t perf[kMaxAlgos];
     DNN_RETURN_IF_ERROR(cudnnGetConvolutionBackwardDataAlgorithm_v7(args.handles->cudnn, st.w, st.x, st.conv, st.y,
                                                                     kMaxAlgos, &found, perf));
-    for (int i = 0; i < found; ++i) take(perf[i].algo, perf[i].status, perf[i].memory, perf[i].mathType);
+    for (int i = 0; i < found; ++i)
+      take(perf[i].algo, perf[i].status, perf[i].memory, perf[i].mathType, perf[i].determinism);
   }
-  return out;
+  return out.empty() ? fallback : out;
 }
 
 std::string tactic_name(int algo) { return "algo:" + std::to_string(algo); }
