@@ -190,7 +190,7 @@ Result<std::vector<Candidate>> candidates(const ConvAttrs& c, const KernelArgs& 
   std::vector<Candidate> out, fallback;
   auto take = [&](int algo, cudnnStatus_t status, size_t memory, cudnnMathType_t math, cudnnDeterminism_t det) {
     if (status != CUDNN_STATUS_SUCCESS || memory > args.workspace_bytes) return;
-    if (fp32_strict && math == CUDNN_TENSOR_OP_MATH) return;
+    if (fp32_strict && (math == CUDNN_TENSOR_OP_MATH || math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)) return;
     std::vector<Candidate>& list = det == CUDNN_DETERMINISTIC && !imprecise(algo) ? out : fallback;
     for (const Candidate& k : list)
       if (k.algo == algo) return;
@@ -268,8 +268,11 @@ Result<std::unique_ptr<ConvState>> prepare(const ConvAttrs& c, const KernelArgs&
                               list + ")");
     }
   }
-  // cuDNN requires the descriptor's math type to be the one the algorithm was rated with.
-  DNN_RETURN_IF_ERROR(cudnnSetConvolutionMathType(st->conv, chosen.math));
+  // cuDNN requires the descriptor's math type to be the one the algorithm was rated
+  // with; strict fp32 always runs FMA math: with CUDNN_DEFAULT_MATH (as cuDNN may
+  // rate an algorithm) Ampere and later GPUs are allowed TF32 tensor cores.
+  const bool fp32_strict = args.in[0]->dtype == DType::kFloat32 && !args.allow_tf32;
+  DNN_RETURN_IF_ERROR(cudnnSetConvolutionMathType(st->conv, fp32_strict ? CUDNN_FMA_MATH : chosen.math));
   if (c.transposed) st->bwd_algo = static_cast<cudnnConvolutionBwdDataAlgo_t>(chosen.algo);
   else st->fwd_algo = static_cast<cudnnConvolutionFwdAlgo_t>(chosen.algo);
 
