@@ -47,6 +47,9 @@ bool run_lower_precision(Graph& g, DType target, LowerPrecisionReport* report = 
 // --- fusion and layout (each in its own file; pipeline.cc runs them after the
 // cleanup rounds and before precision lowering) ---
 
+// Hand-written RMSNorm (x * rsqrt(mean(x^2) + eps) * weight, as LLaMA/T5/Gemma
+// write it) into one RmsNorm op (fuse_norm.cc).
+bool run_fuse_norm(Graph& g);
 // Patch-embedding convolutions (stride == kernel, no padding, <= 4 input
 // channels) as a patch gather + Gemm (conv_as_gemm.cc).
 bool run_conv_as_gemm(Graph& g);

@@ -12,6 +12,7 @@
 
 #include "ir/graph.h"
 #include "ir_test_util.h"
+#include "pass_test_util.h"
 #include "passes/evaluate.h"
 #include "passes/passes.h"
 
@@ -53,16 +54,6 @@ const Node& only_gemm(const Graph& g) {
   static Node none;
   ADD_FAILURE() << "no gemm in\n" << print_graph(g);
   return none;
-}
-
-// Runs the graph on fixed random inputs; returns every output as floats.
-std::vector<std::vector<float>> run(const Graph& g) {
-  auto r = evaluate_graph(g, random_input_bytes(g));
-  EXPECT_TRUE(r.ok()) << r.status().to_string() << "\n" << print_graph(g);
-  std::vector<std::vector<float>> outs;
-  if (r.ok())
-    for (const auto& b : r.value()) outs.push_back(floats_of(b));
-  return outs;
 }
 
 // Error norm relative to the reference norm (NaN fails).

@@ -13,6 +13,7 @@
 
 #include "ir/graph.h"
 #include "ir_test_util.h"
+#include "pass_test_util.h"
 #include "passes/evaluate.h"
 #include "passes/passes.h"
 
@@ -46,15 +47,6 @@ Graph sibling_graph(const Options& o, std::vector<ValueId>* outs = nullptr) {
     if (outs) outs->push_back(y);
   }
   return g;
-}
-
-std::vector<std::vector<float>> run(const Graph& g) {
-  auto r = evaluate_graph(g, random_input_bytes(g));
-  EXPECT_TRUE(r.ok()) << r.status().to_string() << "\n" << print_graph(g);
-  std::vector<std::vector<float>> outs;
-  if (r.ok())
-    for (const auto& b : r.value()) outs.push_back(floats_of(b));
-  return outs;
 }
 
 // Element-wise |got - want| <= rel * max|want| (NaN fails).
