@@ -180,7 +180,14 @@ bool sink_permutes_below_projections(Graph& g, bool cuda) {
     const Node& permute = g.node(p);
     const auto& perm = std::get<PermuteAttrs>(permute.attrs).perm;
     const ValueId out = n.outputs[0];
-    if (perm.empty() || perm.back() != static_cast<int64_t>(perm.size()) - 1 ||
+    // The Gemm may read the permute with its leading dims flattened (fuse_gemm
+    // bypasses a reshape between them): the permute can only move below it when
+    // the Gemm's output keeps the permute's leading dims.
+    const auto& permuted = g.value(permute.outputs[0]).shape;
+    const auto& out_shape = g.value(out).shape;
+    const bool same_leading = permuted.size() == out_shape.size() &&
+                              std::equal(permuted.begin(), permuted.end() - 1, out_shape.begin());
+    if (perm.empty() || perm.back() != static_cast<int64_t>(perm.size()) - 1 || !same_leading ||
         !feeds_only_foldable_attention(g, uses, out, cuda)) {
       nodes.push_back(std::move(n));
       continue;

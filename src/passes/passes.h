@@ -50,6 +50,9 @@ bool run_lower_precision(Graph& g, DType target, LowerPrecisionReport* report = 
 // Hand-written RMSNorm (x * rsqrt(mean(x^2) + eps) * weight, as LLaMA/T5/Gemma
 // write it) into one RmsNorm op (fuse_norm.cc).
 bool run_fuse_norm(Graph& g);
+// Hand-written attention (q @ k^T, scalar scale, additive float mask, softmax over
+// the last dim, @ v, as T5/GPT-2 eager code writes it) into one Attention op (fuse_attention.cc).
+bool run_fuse_attention(Graph& g);
 // Patch-embedding convolutions (stride == kernel, no padding, <= 4 input
 // channels) as a patch gather + Gemm (conv_as_gemm.cc).
 bool run_conv_as_gemm(Graph& g);

@@ -91,6 +91,7 @@ Status run_fusion(Graph& g, const BuildOptions& options, const std::function<voi
   };
   const Step steps[] = {
       {"fuse_norm", run_fuse_norm, true},
+      {"fuse_attention", run_fuse_attention, true},
       {"conv_as_gemm", run_conv_as_gemm, true},
       {"fuse_conv", run_fuse_conv, true},
       {"layout_channels_last", run_layout_channels_last, options.backend == "cuda"},
