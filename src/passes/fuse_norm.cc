@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/half.h"
+#include "passes/pass_util.h"
 #include "passes/passes.h"
 
 namespace ingot {
@@ -33,19 +34,6 @@ bool is_float(DType t) {
   return t == DType::kFloat32 || t == DType::kFloat16 || t == DType::kBFloat16 || t == DType::kFloat64;
 }
 
-// The value of a one-element float constant, or nullopt.
-std::optional<double> scalar_constant(const Value& v) {
-  if (!v.is_constant() || v.numel() != 1 || !v.constant || v.constant->size() < dtype_size(v.dtype))
-    return std::nullopt;
-  const uint8_t* p = v.constant->data();
-  switch (v.dtype) {
-    case DType::kFloat32: { float f; std::memcpy(&f, p, 4); return f; }
-    case DType::kFloat64: { double d; std::memcpy(&d, p, 8); return d; }
-    case DType::kFloat16: { uint16_t b; std::memcpy(&b, p, 2); return static_cast<float>(Half::from_bits(b)); }
-    case DType::kBFloat16: { uint16_t b; std::memcpy(&b, p, 2); return static_cast<float>(BFloat16::from_bits(b)); }
-    default: return std::nullopt;
-  }
-}
 
 class NormFuser {
  public:

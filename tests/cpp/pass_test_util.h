@@ -5,6 +5,8 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <string>
 #include <vector>
 
 #include "ir/graph.h"
@@ -21,6 +23,21 @@ inline std::vector<std::vector<float>> run(const Graph& g) {
   if (r.ok())
     for (const auto& b : r.value()) outs.push_back(floats_of(b));
   return outs;
+}
+
+// A float32 scalar constant.
+inline ValueId scalar(Graph& g, const std::string& name, float v) { return add_f32_constant(g, name, {}, {v}); }
+
+// ||got - want|| <= rel * ||want|| (NaN fails).
+inline void expect_close(const std::vector<float>& got, const std::vector<float>& want, double rel = 1e-5) {
+  ASSERT_EQ(got.size(), want.size());
+  double err = 0, norm = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_FALSE(std::isnan(got[i])) << "element " << i;
+    err += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
+    norm += double(want[i]) * want[i];
+  }
+  EXPECT_LE(std::sqrt(err), rel * std::sqrt(norm) + 1e-30);
 }
 
 }  // namespace ingot::test

@@ -23,18 +23,7 @@ namespace {
 using namespace ingot::test;
 
 OpAttrs binary(BinaryFn fn) { return BinaryAttrs{.fn = static_cast<int64_t>(fn)}; }
-ValueId scalar(Graph& g, const std::string& name, float v) { return add_f32_constant(g, name, {}, {v}); }
 
-void expect_close(const std::vector<float>& got, const std::vector<float>& want, double rel = 1e-5) {
-  ASSERT_EQ(got.size(), want.size());
-  double err = 0, norm = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    ASSERT_FALSE(std::isnan(got[i])) << "element " << i;
-    err += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
-    norm += double(want[i]) * want[i];
-  }
-  EXPECT_LE(std::sqrt(err), rel * std::sqrt(norm) + 1e-30);
-}
 
 bool fuse(Graph& g) {
   const bool changed = run_fuse_attention(g);

@@ -32,18 +32,7 @@ OpAttrs unary(UnaryFn fn, double alpha = 0) { return UnaryAttrs{.fn = static_cas
 OpAttrs mean(std::vector<int64_t> dims) {
   return ReduceAttrs{.fn = static_cast<int64_t>(ReduceFn::kMean), .dims = std::move(dims), .keepdim = true};
 }
-ValueId scalar(Graph& g, const std::string& name, float v) { return add_f32_constant(g, name, {}, {v}); }
 
-void expect_close(const std::vector<float>& got, const std::vector<float>& want, double rel = 1e-5) {
-  ASSERT_EQ(got.size(), want.size());
-  double err = 0, norm = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    ASSERT_FALSE(std::isnan(got[i])) << "element " << i;
-    err += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
-    norm += double(want[i]) * want[i];
-  }
-  EXPECT_LE(std::sqrt(err), rel * std::sqrt(norm) + 1e-30);
-}
 
 void expect_all_close(const std::vector<std::vector<float>>& got, const std::vector<std::vector<float>>& want) {
   ASSERT_EQ(got.size(), want.size());

@@ -5,6 +5,7 @@ and compares what its engines compute with what PyTorch itself computes on the
 same inputs; nothing is compared with numbers produced by ingot alone. When the
 binary is missing every test is skipped, with the reason shown.
 """
+import json
 import os
 import re
 import subprocess
@@ -252,3 +253,15 @@ def harness(tmp_path_factory, ingot_bin):
 @pytest.fixture(scope="session")
 def convert_and_run(harness):
     return harness.convert_and_run
+
+
+def engine_ops(engine):
+    """The engine's steps (`ingot inspect`), as a list of op names."""
+    proc = run_ingot("inspect", engine, "--json")
+    assert proc.returncode == 0, describe(proc)
+    data = json.loads(proc.stdout)
+    return [step.get("op") for step in data.get("steps", [])]
+
+
+def converted_ops(harness, key, dialect):
+    return engine_ops(harness.convert(harness.root / f"{key}-{dialect}.pt2"))

@@ -7,14 +7,13 @@ INGOT_TEST_PRECISION). A second check reads the engine's steps (`ingot inspect`)
 to make sure the pattern became one attention step, and that a block returning
 its attention probabilities (which must stay materialized) did not.
 """
-import json
 import math
 
 import pytest
 import torch
 import torch.nn as nn
 
-from conftest import describe, run_ingot
+from conftest import converted_ops
 
 
 class Gpt2StyleAttention(nn.Module):
@@ -74,16 +73,6 @@ class ReturnsProbabilities(nn.Module):
         return torch.matmul(p, v), p
 
 
-def engine_ops(engine):
-    """The engine's steps (`ingot inspect`), as a list of op names."""
-    proc = run_ingot("inspect", engine, "--json")
-    assert proc.returncode == 0, describe(proc)
-    data = json.loads(proc.stdout)
-    return [step.get("op") for step in data.get("steps", [])]
-
-
-def converted_ops(harness, key, dialect):
-    return engine_ops(harness.convert(harness.root / f"{key}-{dialect}.pt2"))
 
 
 # Positive cases in the training dialect only: the aten dialect decomposes matmul

@@ -6,13 +6,12 @@ precision from INGOT_TEST_BACKEND / INGOT_TEST_PRECISION). A second check reads 
 engine's steps (`ingot inspect`) to make sure the pattern became one rms_norm step,
 and that a look-alike that is not an RMSNorm did not.
 """
-import json
 
 import pytest
 import torch
 import torch.nn as nn
 
-from conftest import describe, run_ingot
+from conftest import converted_ops
 
 
 class LlamaRMSNorm(nn.Module):
@@ -105,16 +104,6 @@ class DecoderBlock(nn.Module):
 NORMS = {"llama": LlamaRMSNorm, "t5": T5LayerNorm, "gemma": GemmaRMSNorm}
 
 
-def engine_ops(engine):
-    """The engine's steps (`ingot inspect`), as a list of op names."""
-    proc = run_ingot("inspect", engine, "--json")
-    assert proc.returncode == 0, describe(proc)
-    data = json.loads(proc.stdout)
-    return [step.get("op") for step in data.get("steps", [])]
-
-
-def converted_ops(harness, key, dialect):
-    return engine_ops(harness.convert(harness.root / f"{key}-{dialect}.pt2"))
 
 
 @pytest.mark.parametrize("dialect", ["training", "aten"])
