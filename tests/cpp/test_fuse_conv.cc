@@ -20,14 +20,7 @@ namespace {
 using namespace ingot::test;
 
 std::vector<float> run(const Graph& g, uint32_t seed) {
-  std::vector<std::vector<uint8_t>> in;
-  for (ValueId id : g.inputs) {
-    std::vector<float> v = random_floats(static_cast<size_t>(g.value(id).numel()), seed++);
-    std::vector<uint8_t> b(v.size() * sizeof(float));
-    std::memcpy(b.data(), v.data(), b.size());
-    in.push_back(std::move(b));
-  }
-  auto r = evaluate_graph(g, in);
+  auto r = evaluate_graph(g, random_input_bytes(g, seed));
   EXPECT_TRUE(r.ok()) << r.status().to_string() << "\n" << print_graph(g);
   if (!r.ok()) return {};
   std::vector<float> out(r.value()[0].size() / sizeof(float));
