@@ -78,14 +78,15 @@ if [ "$what" = all ] || [ "$what" = test ]; then
 fi
 
 if [ "$what" = all ] || [ "$what" = profile ]; then
-  # Per-step profiles of the benchmark models (where an engine spends its time).
+  # Per-step profiles of the benchmark models (where an engine spends its time); each
+  # model's timing cache keeps every candidate's time (what the tuner chose from).
   prof="$out/profile" && mkdir -p "$prof"
   for model in ${PROFILE_MODELS:-resnet50 vit_b_16 bert_base}; do
     for batch in ${PROFILE_BATCHES:-1 32}; do
       tag="$model-b$batch"
       python3 bench/models.py "$model" --batch "$batch" -o "$prof/$tag.pt2" >/dev/null 2>&1 &&
         build-gpu/ingot convert "$prof/$tag.pt2" -o "$prof/$tag.engine" --backend cuda --precision fp16 \
-          >"$prof/$tag.convert.log" 2>&1 &&
+          --timing-cache "$prof/$tag.timing.json" >"$prof/$tag.convert.log" 2>&1 &&
         build-gpu/ingot bench "$prof/$tag.engine" --profile --duration-s 1 >"$prof/$tag.profile.txt" 2>&1
       note "profile $tag: rc=$? $(grep -m1 -E 'median' "$prof/$tag.profile.txt")"
       rm -f "$prof/$tag.pt2" "$prof/$tag.engine"

@@ -28,6 +28,8 @@ void register_convert_command(CLI::App& app, Action& action) {
   cmd->add_option("--precision", args->options.precision, "lowest precision kernels may use")
       ->check(CLI::IsMember({"fp32", "fp16", "bf16"}))->capture_default_str();
   cmd->add_flag("--allow-tf32", args->options.allow_tf32, "let fp32 GEMMs/convolutions use TF32 tensor cores");
+  cmd->add_flag("--exact-gelu", args->options.exact_gelu,
+                "fp16/bf16 cuda: never run an exact gelu as the fused tanh-approximated GEMM epilogue");
   cmd->add_option("--cuda-arch", args->options.cuda_arch,
                   "GPU architecture to build for (sm_80, sm_90, ...); default: this machine's GPU, else sm_90");
   cmd->add_option("--optimization-level", args->options.optimization_level,

@@ -16,6 +16,10 @@ struct BuildOptions {
   std::string backend = "cpu";        // "cpu" or "cuda"
   std::string precision = "fp32";     // "fp32", "fp16", "bf16"
   bool allow_tf32 = false;
+  // fp16/bf16 cuda engines may run an exact (erf) gelu after a GEMM as cuBLASLt's
+  // fused tanh-approximated epilogue when the tuner finds it faster (at most
+  // 4.7e-4 apart); true keeps the erf formula everywhere.
+  bool exact_gelu = false;
   int optimization_level = 3;         // 0 (fastest build) .. 5
   std::string timing_cache;           // path; "" = none
   uint64_t workspace_limit = 0;       // bytes; 0 = no limit

@@ -137,7 +137,7 @@ def _unsupported_error(report) -> UnsupportedOperatorError:
 
 
 def build_pt2(pt2_path, *, precision="fp32", backend: Optional[str] = None, allow_tf32: bool = False,
-              optimization_level: int = 3, timing_cache=None, workspace_limit: int = 0, cuda_arch: str = "",
+              exact_gelu: bool = False, optimization_level: int = 3, timing_cache=None, workspace_limit: int = 0, cuda_arch: str = "",
               progress=None) -> bytes:
     """Builds engine bytes from a .pt2 file (what `ingot convert` does)."""
     pt2_path = os.fspath(pt2_path)
@@ -150,7 +150,7 @@ def build_pt2(pt2_path, *, precision="fp32", backend: Optional[str] = None, allo
     try:
         return _ingot.build_engine(
             pt2_path, backend=backend or _default_backend(), precision=_PRECISIONS[key],
-            allow_tf32=bool(allow_tf32), optimization_level=int(optimization_level),
+            allow_tf32=bool(allow_tf32), exact_gelu=bool(exact_gelu), optimization_level=int(optimization_level),
             timing_cache="" if timing_cache is None else os.fspath(timing_cache),
             workspace_limit=int(workspace_limit), cuda_arch=cuda_arch, progress=progress)
     except IngotError as e:
@@ -175,8 +175,8 @@ def convert_exported_program(exported_program, *, name: str = "model", **options
 
 
 def convert_method_to_engine(module, method_name: str = "forward", inputs=None, *, precision="fp32",
-                             backend: Optional[str] = None, allow_tf32: bool = False, optimization_level: int = 3,
-                             timing_cache=None, workspace_limit: int = 0, kwargs: Optional[Dict[str, Any]] = None,
+                             backend: Optional[str] = None, allow_tf32: bool = False, exact_gelu: bool = False,
+                             optimization_level: int = 3, timing_cache=None, workspace_limit: int = 0, kwargs: Optional[Dict[str, Any]] = None,
                              cuda_arch: str = "", progress=None) -> bytes:
     """Exports module.<method_name> with torch.export and compiles it into engine bytes.
 
@@ -188,7 +188,8 @@ def convert_method_to_engine(module, method_name: str = "forward", inputs=None, 
     """
     program = export_method(module, method_name, inputs, kwargs)
     return convert_exported_program(program, name=_model_name(module, method_name), precision=precision,
-                                    backend=backend, allow_tf32=allow_tf32, optimization_level=optimization_level,
+                                    backend=backend, allow_tf32=allow_tf32, exact_gelu=exact_gelu,
+                                    optimization_level=optimization_level,
                                     timing_cache=timing_cache, workspace_limit=workspace_limit, cuda_arch=cuda_arch,
                                     progress=progress)
 

@@ -15,12 +15,13 @@ namespace ingot::python {
 namespace {
 
 py::bytes build_engine_bytes(const std::string& pt2_path, const std::string& backend, const std::string& precision,
-                             bool allow_tf32, int optimization_level, const std::string& timing_cache,
+                             bool allow_tf32, bool exact_gelu, int optimization_level, const std::string& timing_cache,
                              uint64_t workspace_limit, const std::string& cuda_arch, py::object progress) {
   BuildOptions options;
   options.backend = backend;
   options.precision = precision;
   options.allow_tf32 = allow_tf32;
+  options.exact_gelu = exact_gelu;
   options.optimization_level = optimization_level;
   options.timing_cache = timing_cache;
   options.workspace_limit = workspace_limit;
@@ -75,7 +76,8 @@ void bind_compiler(py::module_& m) {
       py::arg("pt2_path"), "Reads a .pt2 and reports every operator ingot cannot convert (never raises for those).");
 
   m.def("build_engine", &build_engine_bytes, py::arg("pt2_path"), py::arg("backend") = "cpu",
-        py::arg("precision") = "fp32", py::arg("allow_tf32") = false, py::arg("optimization_level") = 3,
+        py::arg("precision") = "fp32", py::arg("allow_tf32") = false, py::arg("exact_gelu") = false,
+        py::arg("optimization_level") = 3,
         py::arg("timing_cache") = "", py::arg("workspace_limit") = 0, py::arg("cuda_arch") = "",
         py::arg("progress") = py::none(), "Builds an engine from a .pt2 and returns its bytes.");
 

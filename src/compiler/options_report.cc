@@ -14,6 +14,7 @@ std::vector<std::pair<std::string, std::string>> BuildOptions::to_record() const
       {"allow_tf32", allow_tf32 ? "true" : "false"},
       {"backend", backend},
       {"cuda_arch", cuda_arch},
+      {"exact_gelu", exact_gelu ? "true" : "false"},
       {"optimization_level", std::to_string(optimization_level)},
       {"precision", precision},
       // Not the timing cache: which file held the timings changes no byte of the

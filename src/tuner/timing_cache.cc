@@ -91,6 +91,7 @@ std::string timing_key(const Plan& plan, size_t step, const TuningTarget& target
   key += "|cudnn ";
   key += target.cudnn_version;
   key += target.allow_tf32 ? "|tf32 1" : "|tf32 0";
+  if (target.exact_gelu) key += "|exact-gelu";
   key += "|workspace ";
   key += std::to_string(target.workspace_bytes);
   return key;

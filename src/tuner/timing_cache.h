@@ -27,11 +27,13 @@ struct TuningTarget {
   std::string cublas_version;  // "13.1.0"
   std::string cudnn_version;   // "9.19.0"
   bool allow_tf32 = false;
+  bool exact_gelu = false;  // --exact-gelu: the tanh-gelu tactics are not candidates
   uint64_t workspace_bytes = 0;
 };
 
 // "gemm|<attrs_to_string>|in float16[32,768] float16[3072,768] -|out float16[32,3072]|sm_90|cublasLt 13.1.0|
-//  cudnn 9.19.0|tf32 0|workspace 33554432". Tensor names and storage do not matter.
+//  cudnn 9.19.0|tf32 0|workspace 33554432" (and "|exact-gelu" with --exact-gelu). Tensor names and
+//  storage do not matter.
 std::string timing_key(const Plan& plan, size_t step, const TuningTarget& target);
 
 struct TimingEntry {
@@ -47,7 +49,7 @@ struct TimingEntry {
 class TimingCache {
  public:
   // Bumped when the key or entry format changes; entries of another version are ignored.
-  static constexpr int kFormatVersion = 1;
+  static constexpr int kFormatVersion = 2;  // 2: conv gemm/ and gemm lt-tanh: tactics
 
   // A missing file is an empty cache; a malformed one is an error naming the file.
   static Result<TimingCache> load(const std::string& path);

@@ -129,6 +129,8 @@ Result<TuningReport> tune_steps(Plan& plan, const TuningTarget& target, int opti
     }
 
     std::vector<std::string> candidates = timer->candidates(s);
+    if (target.exact_gelu)
+      std::erase_if(candidates, [](const std::string& t) { return t.find("lt-tanh:") != std::string::npos; });
     const int offered = static_cast<int>(candidates.size());
     if (effort.max_candidates && candidates.size() > effort.max_candidates) candidates.resize(effort.max_candidates);
     std::string tactic;
@@ -229,6 +231,7 @@ Status tune_plan(Plan& plan, const BuildOptions& options) {
   target.cublas_version = plan.build.cublas_version;
   target.cudnn_version = plan.build.cudnn_version;
   target.allow_tf32 = options.allow_tf32;
+  target.exact_gelu = options.exact_gelu;
   target.workspace_bytes = plan.workspace_bytes;
 
   TimingCache cache;

@@ -174,6 +174,31 @@ inline void bind_test_env(cuda::KernelArgs& args, std::unique_ptr<cuda::StepStat
   args.state = state;
 }
 
+// Runs attrs once on uninitialised GPU buffers of these shapes with the given tactic
+// and returns the status (for error cases; numbers are checked through check()).
+inline Status run_with_tactic(const OpAttrs& attrs, DType t, const std::vector<std::vector<int64_t>>& in_shapes,
+                              const std::vector<int64_t>& out_shape, const std::string& tactic) {
+  std::vector<std::unique_ptr<DeviceBuf>> bufs;
+  auto tensor = [&](const std::vector<int64_t>& shape) {
+    cuda::DeviceTensor d{nullptr, t, shape};
+    bufs.push_back(std::make_unique<DeviceBuf>(static_cast<size_t>(d.numel()) * dtype_size(t)));
+    d.data = bufs.back()->p;
+    return d;
+  };
+  std::vector<cuda::DeviceTensor> din;
+  for (const auto& s : in_shapes) din.push_back(tensor(s));
+  cuda::DeviceTensor dout = tensor(out_shape);
+  cuda::KernelArgs args;
+  for (auto& d : din) args.in.push_back(&d);
+  args.out = {&dout};
+  std::unique_ptr<cuda::StepState> state;
+  bind_test_env(args, &state);
+  args.tactic = tactic;
+  Status st = cuda::run_kernel(attrs, args);
+  cudaStreamSynchronize(g_env->stream);
+  return st;
+}
+
 // Runs attrs on the CPU and the GPU and compares every output. A case the CPU backend
 // calls unsupported is skipped. fp32_reference: widen 16-bit float tensors to float32
 // for the CPU run.

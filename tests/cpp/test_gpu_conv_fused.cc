@@ -154,27 +154,33 @@ TEST(GpuConvFused, EveryTacticAndUnknownTactics) {
       }
     }
   }
-  // An unknown or unusable tactic is refused with a clear error, never ignored.
-  HostTensor x = rand_tensor(DType::kFloat32, {1, 4, 8, 8}, 27), w = rand_tensor(DType::kFloat32, {4, 4, 3, 3}, 28);
-  for (const std::string bad : {"algo:999", "winograd", "algo:"}) {
-    std::vector<std::unique_ptr<DeviceBuf>> bufs;
-    std::vector<cuda::DeviceTensor> din = {{nullptr, DType::kFloat32, x.shape}, {nullptr, DType::kFloat32, w.shape}};
-    cuda::DeviceTensor dout{nullptr, DType::kFloat32, {1, 4, 8, 8}};
-    for (auto* d : {&din[0], &din[1], &dout}) {
-      bufs.push_back(std::make_unique<DeviceBuf>(1024 * 4));
-      d->data = bufs.back()->p;
+  // A pointwise NHWC conv (ResNet's bottleneck 1x1 with residual) also offers the
+  // cuBLASLt product; every one of its tactics must agree with the CPU backend.
+  for (DType t : kFloatTypes) {
+    const std::string ts = dtype_name(t);
+    const ConvAttrs c = conv2d(0, 1, 1, fn(UnaryFn::kRelu), true);
+    const std::vector<int64_t> xs = {2, 7, 9, 64}, ws = {96, 1, 1, 64}, ys = {2, 7, 9, 96};
+    HostTensor x = rand_tensor(t, xs, 31), w = rand_tensor(t, ws, 32, -0.2, 0.2);
+    HostTensor b = rand_tensor(t, {96}, 33), r = rand_tensor(t, ys, 34);
+    const std::vector<std::string> tactics = tactics_for(c, t, {xs, ws, b.shape, r.shape}, ys);
+    ASSERT_FALSE(tactics.empty()) << ts;
+    EXPECT_EQ(tactics[0].rfind("algo:", 0), 0u) << tactics[0];  // cuDNN's pick stays the default
+    size_t gemm = 0;
+    for (const std::string& tactic : tactics) {
+      gemm += tactic.rfind("gemm/lt:", 0) == 0;
+      check(ts + " pointwise " + tactic, c, {&x, &w, &b, &r}, {{t, ys}}, 1e-4, true, tactic);
+      check(ts + " pointwise no residual " + tactic, c, {&x, &w, &b}, {{t, ys}}, 1e-4, true, tactic);
     }
-    std::unique_ptr<cuda::StepState> state;
-    cuda::KernelArgs args;
-    args.in = {&din[0], &din[1]};
-    args.out = {&dout};
-    args.stream = g_env->stream;
-    args.handles = &g_env->handles;
-    args.workspace = g_env->workspace;
-    args.workspace_bytes = g_env->workspace_bytes;
-    args.state = &state;
-    args.tactic = bad;
-    Status st = cuda::run_kernel(conv2d(1, 1, 1, -1, false), args);
+    EXPECT_GT(gemm, 0u) << ts;
+  }
+  // The gemm tactics are refused (clearly) on a conv that is not a plain product.
+  Status st = run_with_tactic(conv2d(1, 1, 1, -1, true), DType::kFloat16, {{1, 8, 8, 16}, {16, 3, 3, 16}},
+                              {1, 8, 8, 16}, "gemm/lt:0");
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.to_string().find("1x1"), std::string::npos) << st.to_string();
+  // An unknown or unusable tactic is refused with a clear error, never ignored.
+  for (const std::string bad : {"algo:999", "winograd", "algo:"}) {
+    st = run_with_tactic(conv2d(1, 1, 1, -1, false), DType::kFloat32, {{1, 4, 8, 8}, {4, 4, 3, 3}}, {1, 4, 8, 8}, bad);
     EXPECT_FALSE(st.ok()) << bad;
     EXPECT_NE(st.to_string().find("tactic"), std::string::npos) << st.to_string();
   }

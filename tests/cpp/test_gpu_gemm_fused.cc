@@ -8,6 +8,8 @@
 #include <cstdio>
 
 #if defined(INGOT_WITH_CUDA)
+#include <algorithm>
+
 #include "gpu_test_util.h"
 
 namespace ingot {
@@ -97,26 +99,9 @@ TEST(GpuGemmFused, TransformerShapes) {
   }
 }
 
-// Runs one Gemm on the GPU with the given tactic and returns the status (for the
-// error cases; the numbers are checked through check()).
+// Runs one fp32 [16x32] x [24x32]^T Gemm with the given tactic and returns the status.
 Status run_with_tactic(const GemmAttrs& attrs, const std::string& tactic) {
-  const int64_t M = 16, K = 32, N = 24;
-  DeviceBuf a(M * K * 4), w(N * K * 4), out(M * N * 4);
-  cuda::DeviceTensor da{a.p, DType::kFloat32, {M, K}}, dw{w.p, DType::kFloat32, {N, K}},
-      dout{out.p, DType::kFloat32, {M, N}};
-  std::unique_ptr<cuda::StepState> state;
-  cuda::KernelArgs args;
-  args.in = {&da, &dw};
-  args.out = {&dout};
-  args.stream = g_env->stream;
-  args.handles = &g_env->handles;
-  args.workspace = g_env->workspace;
-  args.workspace_bytes = g_env->workspace_bytes;
-  args.state = &state;
-  args.tactic = tactic;
-  Status st = cuda::run_kernel(attrs, args);
-  cudaStreamSynchronize(g_env->stream);
-  return st;
+  return run_with_tactic(attrs, DType::kFloat32, {{16, 32}, {24, 32}}, {16, 24}, tactic);
 }
 
 TEST(GpuGemmFused, EveryTacticAgrees) {
@@ -130,7 +115,10 @@ TEST(GpuGemmFused, EveryTacticAgrees) {
   };
   const Case cases[] = {{DType::kFloat16, {2, 64}, 256, 128, kActivations[3], true},
                         {DType::kFloat32, {3, 20}, 64, 96, kActivations[2], true},
-                        {DType::kBFloat16, {50}, 128, 64, kActivations[1], false}};
+                        {DType::kBFloat16, {50}, 128, 64, kActivations[1], false},
+                        // BERT's fc1: exact gelu, where lt-tanh:<i> must still match the erf formula.
+                        {DType::kFloat16, {2, 128}, 768, 3072, kActivations[2], false},
+                        {DType::kBFloat16, {3, 40}, 256, 512, kActivations[2], false}};
   for (const Case& c : cases) {
     std::vector<int64_t> a_shape = c.lead, out_shape = c.lead;
     a_shape.push_back(c.K);
@@ -146,8 +134,13 @@ TEST(GpuGemmFused, EveryTacticAgrees) {
     const GemmAttrs attrs = gemm_attrs(true, c.act);
     std::vector<std::string> tactics = cuda::candidate_tactics(attrs, args);
     ASSERT_FALSE(tactics.empty()) << dtype_name(c.t);
-    EXPECT_LE(tactics.size(), 8u);
+    EXPECT_LE(tactics.size(), 16u);
     EXPECT_EQ(tactics[0], "lt:0");
+    // An exact gelu on a 16-bit output also offers cuBLASLt's tanh epilogue; nothing else does.
+    const bool tanh_offered = std::any_of(tactics.begin(), tactics.end(),
+                                          [](const std::string& t) { return t.rfind("lt-tanh:", 0) == 0; });
+    EXPECT_EQ(tanh_offered, c.act.fn == static_cast<int64_t>(UnaryFn::kGelu) && c.t != DType::kFloat32)
+        << dtype_name(c.t) << " " << c.act.name;
     // The same list without a handle (the tuner may ask before a context exists).
     args.handles = nullptr;
     EXPECT_EQ(cuda::candidate_tactics(attrs, args), tactics);
@@ -177,7 +170,7 @@ TEST(GpuGemmFused, BadTacticsAreClearErrors) {
   const GemmAttrs attrs = gemm_attrs(true, kActivations[0]);
   EXPECT_TRUE(run_with_tactic(attrs, "").ok());
   EXPECT_TRUE(run_with_tactic(attrs, "lt:0").ok());
-  for (const char* bad : {"bogus", "lt:", "lt:-1", "lt:1x", "cudnn:0"}) {
+  for (const char* bad : {"bogus", "lt:", "lt:-1", "lt:1x", "cudnn:0", "lt-tanh:", "lt-tanh:x"}) {
     Status st = run_with_tactic(attrs, bad);
     EXPECT_FALSE(st.ok()) << bad;
     EXPECT_NE(st.message().find("unknown tactic"), std::string::npos) << st.to_string();
@@ -185,6 +178,10 @@ TEST(GpuGemmFused, BadTacticsAreClearErrors) {
   Status st = run_with_tactic(attrs, "lt:999");
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find("out of range"), std::string::npos) << st.to_string();
+  // The tanh-gelu tactic on a product without an exact gelu is refused, not run as something else.
+  st = run_with_tactic(attrs, "lt-tanh:0");
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("exact gelu"), std::string::npos) << st.to_string();
 }
 
 }  // namespace

@@ -99,6 +99,33 @@ TEST(GpuPointwise, BroadcastInputs) {
   }
 }
 
+// Shapes whose inner dim is a multiple of 4 take the 4-wide path: BERT's embedding
+// sum (word + position [L, E] broadcast over the batch + token type), an input
+// constant along the inner dim ([B, L, 1]), a scalar, and mixed input dtypes.
+TEST(GpuPointwise, VectorPathBroadcasts) {
+  PointwiseAttrs p;
+  p.immediates = {};
+  p.program = {1, op(BinaryFn::kAdd), 0, 1, 0,   // r5 = x + pos
+               1, op(BinaryFn::kAdd), 5, 2, 0,   // r6 = r5 + type
+               1, op(BinaryFn::kMul), 6, 3, 0,   // r7 = r6 * row
+               1, op(BinaryFn::kSub), 7, 4, 0};  // r8 = r7 - t
+  for (DType t : kFloatTypes) {
+    for (const std::vector<int64_t>& s : std::vector<std::vector<int64_t>>{{2, 12, 16}, {3, 5, 4, 8}, {1, 1, 4}}) {
+      const int64_t E = s.back();
+      std::vector<int64_t> pos(s.begin() + 1, s.end()), row = s;
+      row.back() = 1;
+      HostTensor x = rand_tensor(t, s, 40), ps = rand_tensor(t, pos, 41), type = rand_tensor(t, {E}, 42),
+                 rs = rand_tensor(t, row, 43), floor = rand_tensor(DType::kFloat32, {1}, 44);
+      check(std::string("vector path ") + dtype_name(t) + " " + shape_label(s), p, {&x, &ps, &type, &rs, &floor},
+            {{t, s}});
+    }
+    // No broadcast at all (every input the output's shape or a scalar), n a multiple of 4.
+    HostTensor a = rand_tensor(t, {64, 12}, 45), b = rand_tensor(DType::kFloat32, {64, 12}, 46),
+               c = rand_tensor(t, {1}, 47), d = rand_tensor(t, {64, 12}, 48), e = rand_tensor(t, {1}, 49);
+    check(std::string("vector path same-shape ") + dtype_name(t), p, {&a, &b, &c, &d, &e}, {{t, {64, 12}}});
+  }
+}
+
 // Eight inputs of different broadcast shapes, summed with alternating ops.
 TEST(GpuPointwise, EightInputs) {
   PointwiseAttrs p;

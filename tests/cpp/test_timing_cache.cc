@@ -155,6 +155,7 @@ TEST(TimingKey, NamesEverythingTheChoiceDependsOn) {
   EXPECT_TRUE(differs([](Plan&, TuningTarget& x) { x.cublas_version = "13.0.0"; }));
   EXPECT_TRUE(differs([](Plan&, TuningTarget& x) { x.cudnn_version = "9.10.0"; }));
   EXPECT_TRUE(differs([](Plan&, TuningTarget& x) { x.allow_tf32 = true; }));
+  EXPECT_TRUE(differs([](Plan&, TuningTarget& x) { x.exact_gelu = true; }));
   EXPECT_TRUE(differs([](Plan&, TuningTarget& x) { x.workspace_bytes = 1 << 20; }));
   EXPECT_TRUE(differs([](Plan& q, TuningTarget&) { q.tensors[0].shape = {64, 768}; }));
   EXPECT_TRUE(differs([](Plan& q, TuningTarget&) { q.tensors[0].dtype = DType::kBFloat16; }));
@@ -211,8 +212,8 @@ TEST(TimingCacheFile, MissingFileIsEmptyAndMalformedFilesAreRefused) {
   EXPECT_EQ(empty->size(), 0u);
 
   for (const std::string& text : {std::string("{not json"), std::string("[1,2]"), std::string("{\"format\": \"x\"}"),
-                                 std::string("{\"format\": \"ingot-timing-cache\", \"version\": 1, \"entries\": 3}"),
-                                 std::string("{\"format\": \"ingot-timing-cache\", \"version\": 1, "
+                                 std::string("{\"format\": \"ingot-timing-cache\", \"version\": 2, \"entries\": 3}"),
+                                 std::string("{\"format\": \"ingot-timing-cache\", \"version\": 2, "
                                              "\"entries\": {\"k\": {\"no_tactic\": 1}}}")}) {
     const fs::path bad = temp_file("bad.json");
     write_text(bad, text);
@@ -438,6 +439,25 @@ TEST(TuneSteps, CandidatesAreCappedByLevel) {
   TimingCache c5;
   ASSERT_TRUE(tune_steps(q, h100(), 5, c5, &t, nullptr).ok());  // level 5: all
   EXPECT_EQ(q.steps[0].tactic, "e");
+}
+
+TEST(TuneSteps, ExactGeluDropsTheTanhGeluTactics) {
+  ScriptedTimer t;
+  t.offered = {{0, {"lt:0", "lt-tanh:0", "lt:1", "lt-tanh:1"}}, {1, {"algo:1", "gemm/lt-tanh:0", "gemm/lt:0"}}};
+  t.ms = {{"lt:0", 0.05}, {"lt-tanh:0", 0.01}, {"lt:1", 0.04}, {"lt-tanh:1", 0.02},
+          {"algo:1", 0.05}, {"gemm/lt-tanh:0", 0.01}, {"gemm/lt:0", 0.03}};
+  Plan approx = small_plan();
+  TimingCache c1;
+  ASSERT_TRUE(tune_steps(approx, h100(), 3, c1, &t, nullptr).ok());
+  EXPECT_EQ(approx.steps[0].tactic, "lt-tanh:0");
+  EXPECT_EQ(approx.steps[1].tactic, "gemm/lt-tanh:0");
+  Plan exact = small_plan();
+  TuningTarget target = h100();
+  target.exact_gelu = true;
+  TimingCache c2;
+  ASSERT_TRUE(tune_steps(exact, target, 3, c2, &t, nullptr).ok());
+  EXPECT_EQ(exact.steps[0].tactic, "lt:1");
+  EXPECT_EQ(exact.steps[1].tactic, "gemm/lt:0");
 }
 
 TEST(TuneSteps, ARunFailureIsAnError) {

@@ -18,6 +18,13 @@
 // tactic ("algo:<cudnnConvolutionFwdAlgo_t>", backward-data algorithms for
 // transposed convs). fp32 convolutions run without TF32 unless the engine was
 // built with --allow-tf32.
+//
+// A pointwise convolution (1x1 kernel, stride 1, no padding, one group) on
+// channels-last tensors is exactly a matrix product: y[N*H*W, Cout] =
+// x[N*H*W, Cin] @ w[Cout, Cin]^T, with bias, residual and activation as a Gemm
+// epilogue. For those the tuner also times "gemm/<gemm tactic>", which runs the
+// product through cuBLASLt (linear_algebra.cc): on Hopper its kernels are often
+// faster than the ones cuDNN's legacy API picks for these shapes.
 #include <cudnn.h>
 
 #include <cmath>
@@ -306,11 +313,76 @@ Status run_plain(const ConvAttrs& c, const ConvState& st, const KernelArgs& args
   return run_conv_epilogue(y.dtype, y.data, st.epilogue, args.stream);
 }
 
+// ------------------------------------------------------- pointwise conv as Gemm
+
+constexpr const char* kGemmPrefix = "gemm/";
+
+bool all_equal(const std::vector<int64_t>& v, int64_t value) {
+  for (int64_t x : v)
+    if (x != value) return false;
+  return true;
+}
+
+// Whether c on these tensors is a plain matrix product (see the file comment).
+bool pointwise_as_gemm(const ConvAttrs& c, const KernelArgs& args) {
+  if (!c.channels_last || c.transposed || c.groups != 1) return false;
+  if (args.in.size() < 2 || !args.in[0] || !args.in[1] || args.out.size() != 1 || !args.out[0]) return false;
+  const DeviceTensor& x = *args.in[0];
+  const DeviceTensor& w = *args.in[1];
+  const DeviceTensor& y = *args.out[0];
+  if (x.rank() != 4 || w.rank() != 4 || y.rank() != 4) return false;
+  return w.shape[1] == 1 && w.shape[2] == 1 && all_equal(c.stride, 1) && all_equal(c.padding, 0) &&
+         x.shape[0] == y.shape[0] && x.shape[1] == y.shape[1] && x.shape[2] == y.shape[2] &&
+         w.shape[3] == x.shape[3] && w.shape[0] == y.shape[3];
+}
+
+// The conv's tensors seen as the Gemm's: [M, Cin] x [Cout, Cin]^T (+ bias, + residual [M, Cout]).
+struct GemmView {
+  GemmAttrs attrs;
+  DeviceTensor a, b, residual, out;
+  KernelArgs args;
+};
+
+std::unique_ptr<GemmView> gemm_view(const ConvAttrs& c, const KernelArgs& args, std::string tactic) {
+  auto v = std::make_unique<GemmView>();
+  const DeviceTensor& x = *args.in[0];
+  const DeviceTensor& w = *args.in[1];
+  const DeviceTensor* bias = args.in.size() > 2 ? args.in[2] : nullptr;
+  const DeviceTensor* residual = args.in.size() > 3 ? args.in[3] : nullptr;
+  DeviceTensor& y = *args.out[0];
+  const int64_t m = x.shape[0] * x.shape[1] * x.shape[2], cin = x.shape[3], cout = w.shape[0];
+  v->attrs.trans_b = true;
+  v->attrs.alpha = 1.0;
+  v->attrs.beta = 1.0;
+  v->attrs.activation = relu_like(c) ? static_cast<int64_t>(UnaryFn::kRelu) : c.activation;
+  v->attrs.activation_alpha = c.activation_alpha;
+  v->attrs.activation_beta = c.activation_beta;
+  v->a = {x.data, x.dtype, {m, cin}};
+  v->b = {w.data, w.dtype, {cout, cin}};
+  v->out = {y.data, y.dtype, {m, cout}};
+  v->args = args;
+  v->args.tactic = std::move(tactic);
+  v->args.in = {&v->a, &v->b, bias, nullptr};
+  if (residual) {
+    v->residual = {residual->data, residual->dtype, {m, cout}};
+    v->args.in[3] = &v->residual;
+  }
+  v->args.out = {&v->out};
+  return v;
+}
+
 }  // namespace
 
 Status convolution(const OpAttrs& attrs, const KernelArgs& args) {
   const auto* c = std::get_if<ConvAttrs>(&attrs);
   if (!c) return internal_error("convolution: unexpected op");
+  if (args.tactic.rfind(kGemmPrefix, 0) == 0) {
+    if (!pointwise_as_gemm(*c, args))
+      return invalid_argument("[cuda conv] tactic '" + args.tactic +
+                              "' needs a channels-last 1x1 convolution with stride 1, no padding and one group");
+    auto view = gemm_view(*c, args, args.tactic.substr(std::char_traits<char>::length(kGemmPrefix)));
+    return linear_algebra(OpAttrs{view->attrs}, view->args);
+  }
   if (!*args.state) {
     INGOT_ASSIGN_OR_RETURN(auto st, prepare(*c, args));
     *args.state = std::move(st);
@@ -346,8 +418,19 @@ std::vector<std::string> conv_tactics(const OpAttrs& attrs, const KernelArgs& ar
   if (!describe(*c, args, st).ok()) return {};
   auto usable = candidates(*c, args, st);
   if (!usable.ok()) return {};
+  std::vector<std::string> gemm;
+  if (pointwise_as_gemm(*c, args)) {
+    auto view = gemm_view(*c, args, "");
+    for (std::string& t : gemm_tactics(OpAttrs{view->attrs}, view->args)) gemm.push_back(kGemmPrefix + t);
+  }
+  // cuDNN's first choice stays first (the default and the tuner's reference); then
+  // the two lists interleaved, so that a tuner timing only the first few sees both.
   std::vector<std::string> out;
-  for (const Candidate& k : usable.value()) out.push_back(tactic_name(k.algo));
+  const std::vector<Candidate>& dnn = usable.value();
+  for (size_t i = 0; i < std::max(dnn.size(), gemm.size()); ++i) {
+    if (i < dnn.size()) out.push_back(tactic_name(dnn[i].algo));
+    if (i < gemm.size()) out.push_back(gemm[i]);
+  }
   return out;
 }
 

@@ -15,6 +15,16 @@
 // for the step's problem ("lt:0", the heuristic's first choice, is the default).
 // The list is asked for with a fixed workspace limit so the tuner and the run agree.
 // Descriptors and the algorithm are chosen once per step and context.
+//
+// "lt-tanh:<i>" (fp16/bf16 only) runs an exact (erf) gelu as cuBLASLt's fused
+// tanh-approximated GELU epilogue instead of a separate pass over the output,
+// which costs a read and a write of the largest activation of a transformer layer.
+// The two formulas differ by at most 4.7e-4 absolute (near x = -2.7), about one
+// fp16 rounding step of an activation of size 0.5: next to the output's norm that
+// is ~1e-4, far under the 1e-2 a 16-bit engine is held to. It is only a candidate:
+// the tuner checks it against the exact "lt:0" output and keeps it where it is
+// faster; float32 engines, engines built without tuning (optimization level <= 1)
+// and engines built with --exact-gelu never use it.
 #include <cublasLt.h>
 
 #include <algorithm>
@@ -166,15 +176,25 @@ Result<std::vector<cublasLtMatmulHeuristicResult_t>> heuristics(cublasLtHandle_t
   return results;
 }
 
+// Whether the "lt-tanh" tactics exist for p: an exact gelu on a 16-bit output.
+bool tanh_gelu_candidate(const Problem& p) {
+  return p.activation == static_cast<int64_t>(UnaryFn::kGelu) && p.dtype != DType::kFloat32;
+}
+
 // Builds the matmul for p: cuBLASLt's fused activation epilogue when it has one and
 // the heuristic finds algorithms for it, else the plain epilogue with the
-// activation run afterwards. `algorithms` receives the heuristic's list.
+// activation run afterwards. `algorithms` receives the heuristic's list. With
+// tanh_gelu, an exact gelu runs as cuBLASLt's tanh GELU epilogue (or, when the
+// heuristic has nothing for that, as the plain epilogue plus the exact pass).
 Result<std::unique_ptr<LtMatmul>> build(const Problem& p, cublasLtHandle_t handle, bool allow_tf32,
-                                        std::vector<cublasLtMatmulHeuristicResult_t>* algorithms) {
-  const bool lt_activation = lt_has_activation(p.activation, p.dtype);
+                                        std::vector<cublasLtMatmulHeuristicResult_t>* algorithms,
+                                        bool tanh_gelu = false) {
+  const bool approximate = tanh_gelu && tanh_gelu_candidate(p);
+  const int64_t lt_fn = approximate ? static_cast<int64_t>(UnaryFn::kGeluTanh) : p.activation;
+  const bool lt_activation = lt_has_activation(lt_fn, p.dtype);
   for (bool use_lt_activation : {lt_activation, false}) {
     auto mm = std::make_unique<LtMatmul>();
-    INGOT_RETURN_IF_ERROR(describe(p, lt_epilogue(p.bias != nullptr, p.activation, use_lt_activation), allow_tf32,
+    INGOT_RETURN_IF_ERROR(describe(p, lt_epilogue(p.bias != nullptr, lt_fn, use_lt_activation), allow_tf32,
                                    mm.get()));
     INGOT_ASSIGN_OR_RETURN(*algorithms, heuristics(handle, *mm, p.alignment));
     if (algorithms->empty()) {
@@ -194,26 +214,39 @@ Result<std::unique_ptr<LtMatmul>> build(const Problem& p, cublasLtHandle_t handl
                      ", batch=" + std::to_string(p.batch) + ")");
 }
 
-// "" -> 0, "lt:<i>" -> i; anything else is an error naming the tactic.
-Result<int> parse_tactic(const std::string& tactic) {
-  if (tactic.empty()) return 0;
-  int index = -1;
-  if (tactic.rfind("lt:", 0) == 0) {
-    const char* first = tactic.data() + 3;
+struct Tactic {
+  int index = 0;
+  bool tanh_gelu = false;
+};
+
+// "" -> lt:0, "lt:<i>" and "lt-tanh:<i>"; anything else is an error naming the tactic.
+Result<Tactic> parse_tactic(const std::string& tactic) {
+  if (tactic.empty()) return Tactic{};
+  Tactic t{-1, false};
+  for (const char* prefix : {"lt:", "lt-tanh:"}) {
+    const size_t n = std::char_traits<char>::length(prefix);
+    if (tactic.compare(0, n, prefix) != 0) continue;
+    const char* first = tactic.data() + n;
     const char* last = tactic.data() + tactic.size();
-    auto [ptr, ec] = std::from_chars(first, last, index);
-    if (ec != std::errc() || ptr != last || first == last) index = -1;
+    auto [ptr, ec] = std::from_chars(first, last, t.index);
+    if (ec != std::errc() || ptr != last || first == last) t.index = -1;
+    t.tanh_gelu = prefix[2] == '-';
+    break;
   }
-  if (index < 0)
-    return invalid_argument("gemm: unknown tactic '" + tactic + "' (expected lt:<index> from gemm_tactics)");
-  return index;
+  if (t.index < 0)
+    return invalid_argument("gemm: unknown tactic '" + tactic +
+                            "' (expected lt:<index> or lt-tanh:<index> from gemm_tactics)");
+  return t;
 }
 
 // Creates the step's state: descriptors and the algorithm the tactic names.
 Result<std::unique_ptr<LtMatmul>> prepare(const Problem& p, const KernelArgs& args) {
-  INGOT_ASSIGN_OR_RETURN(int index, parse_tactic(args.tactic));
+  INGOT_ASSIGN_OR_RETURN(Tactic tactic, parse_tactic(args.tactic));
+  if (tactic.tanh_gelu && !tanh_gelu_candidate(p))
+    return invalid_argument("gemm: tactic '" + args.tactic + "' applies only to an exact gelu on a 16-bit output");
+  const int index = tactic.index;
   std::vector<cublasLtMatmulHeuristicResult_t> algorithms;
-  INGOT_ASSIGN_OR_RETURN(auto mm, build(p, args.handles->cublaslt, args.allow_tf32, &algorithms));
+  INGOT_ASSIGN_OR_RETURN(auto mm, build(p, args.handles->cublaslt, args.allow_tf32, &algorithms, tactic.tanh_gelu));
   if (static_cast<size_t>(index) >= algorithms.size())
     return invalid_argument("gemm: tactic '" + args.tactic + "' is out of range: cuBLASLt offers " +
                             std::to_string(algorithms.size()) + " algorithms for this product (lt:0 .. lt:" +
@@ -435,12 +468,19 @@ std::vector<std::string> gemm_tactics(const OpAttrs& attrs, const KernelArgs& ar
     if (cublasLtCreate(&own) != CUBLAS_STATUS_SUCCESS) return {};
     handle = own;
   }
-  std::vector<cublasLtMatmulHeuristicResult_t> algorithms;
+  std::vector<cublasLtMatmulHeuristicResult_t> algorithms, approximate;
   Result<std::unique_ptr<LtMatmul>> mm = build(p, handle, args.allow_tf32, &algorithms);
+  if (mm.ok() && tanh_gelu_candidate(p) && !build(p, handle, args.allow_tf32, &approximate, true).ok())
+    approximate.clear();
   if (own) cublasLtDestroy(own);
   if (!mm.ok()) return {};
+  // The exact lt:0 first (the default and the tuner's reference), then the two
+  // lists interleaved, so that a tuner that times only the first few sees both.
   std::vector<std::string> tactics;
-  for (size_t i = 0; i < algorithms.size(); ++i) tactics.push_back("lt:" + std::to_string(i));
+  for (size_t i = 0; i < std::max(algorithms.size(), approximate.size()); ++i) {
+    if (i < algorithms.size()) tactics.push_back("lt:" + std::to_string(i));
+    if (i < approximate.size()) tactics.push_back("lt-tanh:" + std::to_string(i));
+  }
   return tactics;
 }
 

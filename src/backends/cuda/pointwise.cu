@@ -1,17 +1,23 @@
 // Pointwise (a fused chain of float elementwise ops, made by fuse_pointwise.cc)
-// on the GPU: one thread per output element (grid-stride), every input read once
-// with its own broadcast strides, the program interpreted in fp32 registers, one
-// store. Everything the kernel needs (input pointers and dtypes, strides over the
-// coalesced output dims, the program and its immediates) travels by value in one
-// __grid_constant__ argument struct of fixed maximum sizes, so a launch needs no
-// device allocation or copy and is captured in a CUDA graph as is.
+// on the GPU: every input read once with its own broadcast strides, the program
+// interpreted in fp32, one store per output element. Everything the kernel needs
+// (input pointers and dtypes, strides over the coalesced output dims, the program
+// and its immediates) travels by value in one __grid_constant__ argument struct of
+// fixed maximum sizes, so a launch needs no device allocation or copy and is
+// captured in a CUDA graph as is.
 //
 // The program is an interpreted loop with a switch per instruction: its branches
 // are uniform across the grid (every thread runs the same program), so they cost
-// issue slots only, next to the memory traffic the fusion saves. Registers are
-// packed into few slots on the host (a slot is reused once its value is dead),
-// which keeps the per-thread register file small. The math is the elementwise
-// kernels' own (elementwise_math.cuh).
+// issue slots only. Its values live in shared memory, one column per thread: an
+// array in registers indexed by run-time slot numbers would be placed in local
+// memory (a stack frame of ~350 bytes per thread). Slots are packed on the host (a
+// slot is reused once its value is dead), so a block needs only a few KiB.
+//
+// Where the output's innermost (coalesced) dim is a multiple of 4 and every input
+// runs along it contiguously or is constant along it, each thread handles 4
+// consecutive elements: vector loads and stores, one index computation and one
+// program decode for 4 elements. The math is the elementwise kernels' own
+// (elementwise_math.cuh).
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -58,9 +64,11 @@ struct Params {
   int32_t num_inputs;
   int32_t num_instr;
   int32_t out_slot;
+  int32_t num_slots;  // shared-memory slots the program uses
   uint8_t in_type[kMaxIn];
   uint8_t in_mode[kMaxIn];
   uint8_t any_strided;
+  uint8_t vectorizable;  // the 4-wide path applies (alignment of the pointers is checked per run)
 };
 static_assert(sizeof(Params) < 4000, "kernel arguments must stay under the 4 KiB launch limit");
 
@@ -72,41 +80,114 @@ __device__ __forceinline__ float load_input(const void* p, uint8_t type, int64_t
   }
 }
 
-// Index: uint32_t where every offset fits (the common case: 32-bit div/mod), else int64_t.
-template <typename TOut, typename Index>
+// Four consecutive elements from off (aligned to 4 elements: the host checks).
+__device__ __forceinline__ void load_input4(const void* p, uint8_t type, int64_t off, float v[4]) {
+  switch (type) {
+    case kF16: {
+      const uint2 raw = *reinterpret_cast<const uint2*>(static_cast<const __half*>(p) + off);
+      const __half2* h = reinterpret_cast<const __half2*>(&raw);
+      const float2 a = __half22float2(h[0]), b = __half22float2(h[1]);
+      v[0] = a.x; v[1] = a.y; v[2] = b.x; v[3] = b.y;
+      break;
+    }
+    case kBF16: {
+      const uint2 raw = *reinterpret_cast<const uint2*>(static_cast<const __nv_bfloat16*>(p) + off);
+      const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw);
+      const float2 a = __bfloat1622float2(h[0]), b = __bfloat1622float2(h[1]);
+      v[0] = a.x; v[1] = a.y; v[2] = b.x; v[3] = b.y;
+      break;
+    }
+    default: {
+      const float4 f = *reinterpret_cast<const float4*>(static_cast<const float*>(p) + off);
+      v[0] = f.x; v[1] = f.y; v[2] = f.z; v[3] = f.w;
+    }
+  }
+}
+
+template <typename TOut>
+__device__ __forceinline__ void store4(void* p, int64_t off, const float v[4]) {
+  if constexpr (sizeof(TOut) == 4) {
+    *reinterpret_cast<float4*>(static_cast<float*>(p) + off) = make_float4(v[0], v[1], v[2], v[3]);
+  } else {
+    TOut h[4];
+#pragma unroll
+    for (int e = 0; e < 4; ++e) h[e] = from_float<TOut>(v[e]);
+    *reinterpret_cast<uint2*>(static_cast<TOut*>(p) + off) = *reinterpret_cast<const uint2*>(h);
+  }
+}
+
+// V output elements per thread (4 on the vector path, else 1); Index: uint32_t where
+// every offset fits (the common case: 32-bit div/mod), else int64_t. Shared memory:
+// [slot][V][blockDim.x] floats.
+template <typename TOut, typename Index, int V>
 __global__ void __launch_bounds__(kThreads) pointwise_kernel(const __grid_constant__ Params p) {
-  const Index n = static_cast<Index>(p.n);
-  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
-       i += static_cast<Index>(gridDim.x) * blockDim.x) {
-    float r[kMaxSlots];
-    Index off[kMaxIn];
+  extern __shared__ float slots[];
+  const int t = threadIdx.x, threads = blockDim.x;
+  auto at = [&](int slot, int e) -> float& { return slots[(slot * V + e) * threads + t]; };
+  const Index items = static_cast<Index>(p.n / V);
+  for (Index item = static_cast<Index>(blockIdx.x) * threads + t; item < items;
+       item += static_cast<Index>(gridDim.x) * threads) {
+    const Index i = item * V;  // the first of this thread's output elements
+    // Coordinates over the coalesced dims (loops unrolled to the fixed maximum, so
+    // that the arrays stay in registers).
+    Index coord[kMaxRank];
     if (p.any_strided) {
-      for (int k = 0; k < kMaxIn; ++k) off[k] = 0;
       Index rem = i;
-      for (int d = p.rank - 1; d >= 0; --d) {
-        const Index dim = static_cast<Index>(p.dims[d]);
-        const Index c = rem % dim;
-        rem /= dim;
-        for (int k = 0; k < p.num_inputs; ++k) off[k] += c * static_cast<Index>(p.strides[k][d]);
+#pragma unroll
+      for (int d = kMaxRank - 1; d >= 0; --d) {
+        coord[d] = 0;
+        if (d < p.rank) {
+          const Index dim = static_cast<Index>(p.dims[d]);
+          coord[d] = rem % dim;
+          rem /= dim;
+        }
       }
     }
-    for (int k = 0; k < p.num_inputs; ++k) {
+#pragma unroll
+    for (int k = 0; k < kMaxIn; ++k) {
+      if (k >= p.num_inputs) break;
       const uint8_t mode = p.in_mode[k];
-      const Index o = mode == kSame ? i : (mode == kScalar ? Index(0) : off[k]);
-      r[k] = load_input(p.in[k], p.in_type[k], static_cast<int64_t>(o));
+      Index o = mode == kSame ? i : Index(0);
+      if (mode == kStrided) {
+#pragma unroll
+        for (int d = 0; d < kMaxRank; ++d)
+          if (d < p.rank) o += coord[d] * static_cast<Index>(p.strides[k][d]);
+      }
+      // On the vector path an input is contiguous along the inner dim, or constant along it.
+      const bool runs = V > 1 && (mode == kSame || (mode == kStrided && p.strides[k][p.rank - 1] == 1));
+      if (runs) {
+        float v[V > 1 ? 4 : 1];
+        if constexpr (V > 1) load_input4(p.in[k], p.in_type[k], static_cast<int64_t>(o), v);
+#pragma unroll
+        for (int e = 0; e < V; ++e) at(k, e) = v[e];
+      } else {
+        const float v = load_input(p.in[k], p.in_type[k], static_cast<int64_t>(o));
+#pragma unroll
+        for (int e = 0; e < V; ++e) at(k, e) = v;
+      }
     }
 #pragma unroll 1
     for (int j = 0; j < p.num_instr; ++j) {
       const Instr ins = p.prog[j];
-      float v;
-      switch (ins.kind) {
-        case 0: v = unary_math<float>(static_cast<UnaryFn>(ins.fn), r[ins.a], p.imm[ins.imm], p.imm[ins.imm + 1]); break;
-        case 1: v = float_binary_math<float>(static_cast<BinaryFn>(ins.fn), r[ins.a], r[ins.b]); break;
-        default: v = p.imm[ins.imm]; break;
+#pragma unroll
+      for (int e = 0; e < V; ++e) {
+        float v;
+        switch (ins.kind) {
+          case 0: v = unary_math<float>(static_cast<UnaryFn>(ins.fn), at(ins.a, e), p.imm[ins.imm], p.imm[ins.imm + 1]); break;
+          case 1: v = float_binary_math<float>(static_cast<BinaryFn>(ins.fn), at(ins.a, e), at(ins.b, e)); break;
+          default: v = p.imm[ins.imm]; break;
+        }
+        at(ins.dst, e) = v;
       }
-      r[ins.dst] = v;
     }
-    static_cast<TOut*>(p.out)[i] = from_float<TOut>(r[p.out_slot]);
+    if constexpr (V > 1) {
+      float v[4];
+#pragma unroll
+      for (int e = 0; e < 4; ++e) v[e] = at(p.out_slot, e);
+      store4<TOut>(p.out, static_cast<int64_t>(i), v);
+    } else {
+      static_cast<TOut*>(p.out)[i] = from_float<TOut>(at(p.out_slot, 0));
+    }
   }
 }
 
@@ -210,6 +291,19 @@ Result<Params> build_params(const PointwiseAttrs& attrs, const KernelArgs& args)
     out_ins.dst = static_cast<uint8_t>(free_slot);
   }
   p.out_slot = slot[static_cast<size_t>(num_regs - 1)];
+  p.num_slots = std::max(static_cast<int32_t>(num_in), p.out_slot + 1);
+  for (int j = 0; j < p.num_instr; ++j) p.num_slots = std::max<int32_t>(p.num_slots, p.prog[j].dst + 1);
+
+  // The 4-wide path: n and the inner dim multiples of 4, every input contiguous
+  // along the inner dim or constant along it (stride 0, or a scalar).
+  // (Without strided inputs every input is the output's shape or a scalar: only n matters.)
+  bool vec = p.n % 4 == 0;
+  if (p.any_strided) {
+    vec = vec && p.rank > 0 && p.dims[p.rank - 1] % 4 == 0;
+    for (size_t k = 0; k < num_in && vec; ++k)
+      if (p.in_mode[k] == kStrided) vec = p.strides[k][p.rank - 1] == 1 || p.strides[k][p.rank - 1] == 0;
+  }
+  p.vectorizable = vec;
   return p;
 }
 
@@ -234,13 +328,28 @@ Status run_pointwise(const PointwiseAttrs& attrs, const KernelArgs& args) {
   p.out = out.data;
   const int64_t n = p.n;
   if (n == 0) return {};
-  const unsigned grid = blocks_for(n);
+  bool vec = p.vectorizable;
+  for (size_t k = 0; k < args.in.size() && vec; ++k)
+    vec = p.in_mode[k] == kScalar || reinterpret_cast<uintptr_t>(p.in[k]) % (4 * dtype_size(args.in[k]->dtype)) == 0;
+  vec = vec && reinterpret_cast<uintptr_t>(p.out) % (4 * dtype_size(out.dtype)) == 0;
+  const int V = vec ? 4 : 1;
+  // Shared memory for the program's values: at most 48 KiB (the default limit), so
+  // programs with many live values run in smaller blocks.
+  int threads = kThreads;
+  while (threads > 32 && size_t(p.num_slots) * V * threads * sizeof(float) > 48 * 1024) threads /= 2;
+  const size_t shared = size_t(p.num_slots) * V * threads * sizeof(float);
+  const unsigned grid = blocks_for((n + V - 1) / V, threads);
   // 32-bit indices when the index and every input offset (< n) fit.
   const bool small = n < (int64_t{1} << 31);
   auto launch = [&](auto tag) {
     using T = decltype(tag);
-    if (small) pointwise_kernel<T, uint32_t><<<grid, kThreads, 0, args.stream>>>(p);
-    else pointwise_kernel<T, int64_t><<<grid, kThreads, 0, args.stream>>>(p);
+    if (vec) {
+      if (small) pointwise_kernel<T, uint32_t, 4><<<grid, threads, shared, args.stream>>>(p);
+      else pointwise_kernel<T, int64_t, 4><<<grid, threads, shared, args.stream>>>(p);
+    } else {
+      if (small) pointwise_kernel<T, uint32_t, 1><<<grid, threads, shared, args.stream>>>(p);
+      else pointwise_kernel<T, int64_t, 1><<<grid, threads, shared, args.stream>>>(p);
+    }
   };
   switch (out.dtype) {
     case DType::kFloat16: launch(__half{}); break;
