@@ -206,3 +206,58 @@ def test_level_one_chooses_no_tactics_and_workspace_limit_is_recorded(model_and_
     with torch.no_grad():
         ref = to_numpy(model(IMAGES))
     assert_close(run_engine(limited, IMAGES, work / "out-limited"), ref, TOLERANCE["fp32"], "workspace-limited engine")
+
+
+class GeluMlp(nn.Module):
+    """A transformer MLP block (exact-GELU fc1, fc2 + residual) and a bottleneck of
+    1x1 convolutions: the shapes the lt-tanh and gemm/ tactics exist for."""
+
+    def __init__(self):
+        super().__init__()
+        self.reduce = nn.Conv2d(64, 32, 1)
+        self.expand = nn.Conv2d(32, 64, 1)
+        self.fc1 = nn.Linear(64, 256)
+        self.fc2 = nn.Linear(256, 64)
+
+    def forward(self, x):
+        y = torch.relu(self.expand(torch.relu(self.reduce(x))) + x)  # [B, 64, H, W]
+        t = y.flatten(2).transpose(1, 2)                              # [B, H*W, 64]
+        return t + self.fc2(nn.functional.gelu(self.fc1(t)))
+
+
+def test_exact_gelu_is_recorded(work):
+    torch.manual_seed(3)
+    pt2 = work / "gelu_mlp.pt2"
+    torch.export.save(torch.export.export(GeluMlp().eval(), (torch.randn(2, 64, 8, 8),)), str(pt2))
+    engine = work / "gelu-cpu.engine"
+    convert(pt2, engine, "--backend", "cpu", "--exact-gelu", "--quiet")
+    assert inspect_json(engine)["provenance"]["build_options"]["exact_gelu"] == "true"
+    convert(pt2, engine, "--backend", "cpu", "--quiet")
+    assert inspect_json(engine)["provenance"]["build_options"]["exact_gelu"] == "false"
+
+
+@needs_gpu
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_tanh_gelu_and_pointwise_conv_tactics_match_pytorch(work, precision):
+    """Both builds match PyTorch at the precision's tolerance; --exact-gelu never
+    chooses a tanh-gelu tactic (and says so in the recorded options)."""
+    if not _cuda_build_possible():
+        pytest.skip("this ingot has no CUDA backend")
+    torch.manual_seed(4)
+    model = GeluMlp().eval()
+    x = torch.randn(8, 64, 16, 16, generator=torch.Generator().manual_seed(5))
+    pt2 = work / f"gelu_mlp_{precision}.pt2"
+    torch.export.save(torch.export.export(model, (x,)), str(pt2))
+    with torch.no_grad():
+        ref = to_numpy(model(x))
+    for exact in (False, True):
+        engine = work / f"gelu-{precision}-{exact}.engine"
+        convert(pt2, engine, "--backend", "cuda", "--precision", precision, "--quiet",
+                *(["--exact-gelu"] if exact else []))
+        info = inspect_json(engine)
+        tactics = [step["tactic"] for step in info["steps"]]
+        assert info["provenance"]["build_options"]["exact_gelu"] == ("true" if exact else "false")
+        if exact:
+            assert not any("lt-tanh" in t for t in tactics), tactics
+        out = run_engine(engine, x, work / f"out-gelu-{precision}-{exact}")
+        assert_close(out, ref, TOLERANCE[precision], f"{precision} engine (exact_gelu={exact}, tactics {tactics})")
