@@ -19,6 +19,7 @@
 // program decode for 4 elements. The math is the elementwise kernels' own
 // (elementwise_math.cuh).
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -112,7 +113,9 @@ __device__ __forceinline__ void store4(void* p, int64_t off, const float v[4]) {
     TOut h[4];
 #pragma unroll
     for (int e = 0; e < 4; ++e) h[e] = from_float<TOut>(v[e]);
-    *reinterpret_cast<uint2*>(static_cast<TOut*>(p) + off) = *reinterpret_cast<const uint2*>(h);
+    uint2 raw;
+    memcpy(&raw, h, sizeof(raw));
+    *reinterpret_cast<uint2*>(static_cast<TOut*>(p) + off) = raw;
   }
 }
 
