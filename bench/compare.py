@@ -61,6 +61,9 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true", help="small models, batch 1: a fast end-to-end check")
     p.add_argument("--max-autotune", action="store_true", help='also time torch.compile(mode="max-autotune") (minutes)')
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile (eager only)")
+    p.add_argument("--compile-modes", default=None,
+                   help="comma-separated torch.compile modes to time (default: default,reduce-overhead, "
+                        "plus max-autotune with --max-autotune)")
     p.add_argument("--iterations", type=int, default=200, help="timed iterations per measurement (at least 100)")
     p.add_argument("--warmup-ms", type=float, default=500, help="warm-up time per measurement")
     p.add_argument("--backend", default="cuda", choices=("cuda", "cpu"),
@@ -113,6 +116,18 @@ def fmt_ms(value):
     return "—" if value is None else f"{value:.3f}"
 
 
+def chosen_compile_modes(args):
+    if args.no_compile or args.backend == "cpu":
+        return []
+    if args.compile_modes:
+        modes = [m.strip() for m in args.compile_modes.split(",") if m.strip()]
+        unknown = [m for m in modes if m not in COMPILE_MODES]
+        if unknown:
+            raise SystemExit(f"--compile-modes: unknown mode(s) {', '.join(unknown)} (from {', '.join(COMPILE_MODES)})")
+        return modes
+    return [m for m in COMPILE_MODES if m != "max-autotune" or args.max_autotune]
+
+
 def table_header(compile_modes):
     cols = ["model", "batch", "precision", "build s", "ingot ms", "eager ms"]
     cols += [f"compile {m} ms" for m in compile_modes]
@@ -147,8 +162,7 @@ def run_row(args, ingot, model, batch, precision, work_dir, time_left):
     spec = {"model": model, "batch": batch, "precision": precision, "ingot": ingot, "work_dir": work_dir,
             "backend": args.backend, "export_dtype": args.export_dtype, "seq_len": args.seq_len,
             "iterations": args.iterations, "warmup_ms": args.warmup_ms,
-            "compile_modes": [] if (args.no_compile or args.backend == "cpu") else
-            [m for m in COMPILE_MODES if m != "max-autotune" or args.max_autotune],
+            "compile_modes": chosen_compile_modes(args),
             "convert_timeout_s": args.convert_timeout_s}
     os.makedirs(work_dir, exist_ok=True)
     result_path = os.path.join(work_dir, "result.json")
@@ -192,8 +206,7 @@ def main(argv=None):
               file=sys.stderr)
         return 2
 
-    compile_modes = [] if (args.no_compile or args.backend == "cpu") else \
-        [m for m in COMPILE_MODES if m != "max-autotune" or args.max_autotune]
+    compile_modes = chosen_compile_modes(args)
     keep = args.keep is not None
     root = os.path.abspath(args.keep) if keep else tempfile.mkdtemp(prefix="ingot-bench-")
     os.makedirs(root, exist_ok=True)
