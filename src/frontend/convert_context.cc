@@ -314,16 +314,44 @@ ValueId NodeConvertContext::wrapped_constant(double value, DType logical) {
   return v;
 }
 
+ValueId ImportScope::find(const std::string& name, std::string* forbidden_why) const {
+  if (auto f = forbidden.find(name); f != forbidden.end()) {
+    *forbidden_why = f->second;
+    return kNoValue;
+  }
+  auto it = values.find(name);
+  return it == values.end() ? kNoValue : it->second;
+}
+
+Result<ValueId> NodeConvertContext::lookup(const std::string& name) const {
+  std::string why;
+  const ValueId v = scope_.find(name, &why);
+  if (!why.empty()) return unsupported_error("reads '" + name + "', " + why);
+  if (v == kNoValue) return internal_error(describe() + ": input '" + name + "' is not defined before its use");
+  return v;
+}
+
+std::vector<std::string> NodeConvertContext::names_of(ValueId v) const {
+  std::vector<std::string> names;
+  for (const auto& [name, value] : scope_.values)
+    if (value == v && !scope_.forbidden.count(name)) names.push_back(name);
+  return names;
+}
+
+void NodeConvertContext::rebind_name(const std::string& name, ValueId v) {
+  scope_.values[name] = v;
+  scope_.forbidden.erase(name);
+}
+
+void NodeConvertContext::forbid_name(const std::string& name, std::string why) {
+  scope_.forbidden[name] = std::move(why) + " (written in place by " + describe() + ")";
+}
+
 Result<ValueId> NodeConvertContext::get_tensor(std::string_view name) {
   INGOT_ASSIGN_OR_RETURN(const Argument* a, required(name));
   using K = Argument::Kind;
   switch (a->kind) {
-    case K::kTensor: {
-      auto it = scope_.values.find(a->name);
-      if (it == scope_.values.end())
-        return internal_error(describe() + ": input '" + a->name + "' is not defined before its use");
-      return it->second;
-    }
+    case K::kTensor: return lookup(a->name);
     // Python numbers where a Tensor is expected: 0-d "wrapped numbers".
     case K::kInt: return wrapped_constant(static_cast<double>(a->i), DType::kInt64);
     case K::kFloat: return wrapped_constant(a->f, DType::kFloat32);
@@ -346,10 +374,8 @@ Result<std::vector<ValueId>> NodeConvertContext::get_optional_tensors(std::strin
       out.push_back(kNoValue);
       continue;
     }
-    auto it = scope_.values.find(n);
-    if (it == scope_.values.end())
-      return internal_error(describe() + ": input '" + n + "' is not defined before its use");
-    out.push_back(it->second);
+    INGOT_ASSIGN_OR_RETURN(ValueId v, lookup(n));
+    out.push_back(v);
   }
   return out;
 }
@@ -408,6 +434,7 @@ Status NodeConvertContext::bind_output(size_t i, ValueId v) {
   }
   if (created_.count(v)) value.name = slot.name;
   scope_.values[slot.name] = v;
+  scope_.forbidden.erase(slot.name);
   bound_[i] = true;
   return Status::ok_status();
 }

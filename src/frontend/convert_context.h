@@ -23,6 +23,7 @@ struct ImportState {
   Graph graph;
   std::map<ValueId, WrappedNumber> wrapped;
   int64_t value_counter = 0;  // for unique intermediate value names
+  std::map<ValueId, std::vector<std::string>> written_tensors;  // see ConvertContext::written_tensors
 };
 
 // One export graph (the top level or a higher-order op's subgraph).
@@ -30,6 +31,11 @@ struct ImportScope {
   const GraphDef* graph_def = nullptr;
   std::map<std::string, ValueId> values;  // export value name -> IR value
   std::set<std::string> used;             // names read by a node input or a graph output
+  // Names that may no longer be read (views of a tensor written in place), with the
+  // reason, and where that happened ("[aten.copy_.default] node 'copy_' (model.py:9)").
+  std::map<std::string, std::string> forbidden;
+  // The value a name denotes, or the reason it may not be read ("" and kNoValue when unknown).
+  ValueId find(const std::string& name, std::string* forbidden_why) const;
 };
 
 class NodeConvertContext final : public ConvertContext {
@@ -74,6 +80,11 @@ class NodeConvertContext final : public ConvertContext {
   Status error(std::string message) const override;
   Status unsupported_error(std::string message) const override;
 
+  std::vector<std::string> names_of(ValueId v) const override;
+  void rebind_name(const std::string& name, ValueId v) override;
+  void forbid_name(const std::string& name, std::string why) override;
+  std::map<ValueId, std::vector<std::string>>& written_tensors() override { return state_.written_tensors; }
+
   // --- for the importer -------------------------------------------------------
   // The flattened outputs of the node (an as_tensors output counts one per name).
   struct OutputSlot {
@@ -91,6 +102,7 @@ class NodeConvertContext final : public ConvertContext {
 
  private:
   Result<const Argument*> required(std::string_view name) const;
+  Result<ValueId> lookup(const std::string& name) const;
   Status kind_error(std::string_view name, const Argument& a, const char* wanted) const;
   ValueId wrapped_constant(double value, DType logical);
   std::string fresh_name();

@@ -7,6 +7,7 @@
 #pragma once
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -112,6 +113,20 @@ class ConvertContext {
   // "[aten.conv2d.default] node 'conv2d_3' (model.py:42): ...".
   virtual Status error(std::string message) const = 0;
   virtual Status unsupported_error(std::string message) const = 0;
+
+  // --- in-place writes through views (misc.cc) -------------------------------------
+  // The export names that denote v in this graph scope.
+  virtual std::vector<std::string> names_of(ValueId v) const = 0;
+  // Later nodes that read `name` get v instead (what the write made of the tensor).
+  virtual void rebind_name(const std::string& name, ValueId v) = 0;
+  // A later read of `name` fails as an unsupported operation with `why` (a view
+  // whose base was written in place: its old value would be stale).
+  virtual void forbid_name(const std::string& name, std::string why) = 0;
+  // Values that stand for a tensor written in place (results of rebind_name), each
+  // with the export names that denote that tensor (the name it was created under
+  // and the results of whole-tensor in-place ops on it, which PyTorch returns as
+  // aliases): a further write rebinds all of them.
+  virtual std::map<ValueId, std::vector<std::string>>& written_tensors() = 0;
 };
 
 // Normalizes a possibly negative dim against a rank (error if out of range).

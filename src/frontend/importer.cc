@@ -304,10 +304,14 @@ class Importer {
                        ", not a tensor; ingot engines return tensors only");
             continue;
           }
-          auto it = scope.values.find(spec.arg.name);
-          if (it == scope.values.end())
-            return internal_error("graph output '" + spec.arg.name + "' is not computed by any node");
-          state_.graph.outputs.push_back(it->second);
+          std::string why;
+          const ValueId v = scope.find(spec.arg.name, &why);
+          if (!why.empty()) {
+            record("graph output", name, "", "", "returns '" + spec.arg.name + "', " + why);
+            continue;
+          }
+          if (v == kNoValue) return internal_error("graph output '" + spec.arg.name + "' is not computed by any node");
+          state_.graph.outputs.push_back(v);
           state_.graph.output_names.push_back(name);
           break;
         }

@@ -11,8 +11,8 @@ attention where the model has it, exported with torch.export, converted with
 (conftest's harness: relative L2 error <= 1e-4 in float32).
 
 Every model runs in the plain export ("training" IR, what torch.export.export
-gives a user) and in the run_decompositions() ("aten") IR, except BEiT, whose
-plain export writes in place into a view of a computed tensor (aten IR only). Small op-level cases pin down the composed converters (sort, topk,
+gives a user) and in the run_decompositions() ("aten") IR (BEiT's plain export
+writes in place into views of a tensor it computed). Small op-level cases pin down the composed converters (sort, topk,
 histc, index_put, meshgrid, weight norm) on inputs with known edge cases.
 """
 import pytest
@@ -148,11 +148,9 @@ MODELS = {
     "mixtral": _hf("MixtralModel", "MixtralConfig", _tokens, num_local_experts=4, num_experts_per_tok=2, **DECODER),
 }
 
-# BEiT writes its relative-position index in place into a view of a computed
-# tensor; only the functionalized (aten) graph can be converted.
-TRAINING_UNSUPPORTED = {"beit"}
-
-CASES = [(name, "training") for name in MODELS if name not in TRAINING_UNSUPPORTED]
+# BEiT writes its relative-position index in place into slices of a tensor it
+# computed (the plain export keeps those copy_ nodes; ingot makes them functional).
+CASES = [(name, "training") for name in MODELS]
 CASES += [(name, "aten") for name in MODELS]
 
 _built = {}
@@ -168,16 +166,6 @@ def _build(name):
 def test_transformers_model_matches_pytorch(name, dialect, convert_and_run):
     model, inputs = _build(name)
     convert_and_run(model, inputs, dialect, key=f"zoo-{name}")
-
-
-def test_beit_plain_export_is_refused_with_a_way_out(harness):
-    """BEiT's plain export fills its relative-position index in place (copy_ into
-    slices of a tensor computed from meshgrid); ingot refuses it cleanly and
-    names the fix (run_decompositions), which the aten case above shows works."""
-    model, inputs = _build("beit")
-    pt2, _ = harness.export(model, inputs, "training", "zoo-beit")
-    proc = run_ingot("convert", pt2, "-o", pt2.with_suffix(".engine"), "--backend", "cpu")
-    assert_clean_failure(proc, r"in-place write into a view.*run_decompositions")
 
 
 # ---------------------------------------------------------------- composed converters

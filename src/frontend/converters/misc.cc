@@ -5,11 +5,17 @@
 // In-place writes need care in the training IR, which is not functionalized:
 // swin_t builds its attention mask as `m = new_zeros(..); m[a:b, c:d] = k`, i.e.
 // fill_ on a slice VIEW of a creation constant, after which `m` itself is read.
-// Ingot values are immutable and a converter cannot rebind another node's name,
-// so such a write is applied on the host to the constant the view chain starts
-// from (creations are constants here), provided nothing has read that constant
-// before. A write through a view of a computed tensor is refused with advice to
-// export with run_decompositions(), which turns it into slice_scatter.
+// Ingot values are immutable, so a write into (a view of) a tensor that a creation
+// op made is made functional: the tensor's new value is built backwards through the
+// view chain (slice_scatter through a slice, the inverse permute through a permute)
+// and the tensor's export name is rebound to it, so later readers of that name see
+// the write and earlier ones do not. Other views of the written tensor become
+// unreadable (a later read is refused: it would see stale values). RWKV writes
+// `out = zeros_like(k); out[:, t] = ...` once per step this way; a constant written
+// with constants before anything reads it is simply updated on the host (swin_t's
+// mask). A write through a view of any other computed tensor (a clone of an input,
+// say, which ingot does not copy) is refused with advice to export with
+// run_decompositions(), which turns it into slice_scatter.
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -59,8 +65,14 @@ Status convert_native_dropout(ConvertContext& ctx) {
   return Status::ok_status();
 }
 
+bool contiguous_in_torch(ConvertContext& ctx, ValueId v);  // below, with the in-place writes
+
 // clone / lift_fresh_copy of a small constant get a private copy, so that a later
-// host-side in-place write (below) can never reach the original weight.
+// host-side in-place write (below) can never reach the original weight. A clone of
+// a computed tensor is a new value too (an identity cast, which canonicalize
+// removes), so that an in-place write into the clone can be made functional
+// without touching the original; so is contiguous() of a tensor PyTorch holds
+// non-contiguous (it copies then, and returns its input otherwise).
 Status convert_copying_identity(ConvertContext& ctx) {
   INGOT_ASSIGN_OR_RETURN(ValueId x, ctx.get_tensor("self"));
   const Value& v = ctx.value(x);
@@ -68,6 +80,13 @@ Status convert_copying_identity(ConvertContext& ctx) {
     std::vector<uint8_t> bytes(*v.constant);
     ValueId copy = ctx.add_constant(v.dtype, v.shape, std::move(bytes));
     return bind_as_meta(ctx, 0, copy);
+  }
+  const bool copies = ctx.target() == "aten.clone.default" ||
+                      (ctx.target() == "aten.contiguous.default" && !contiguous_in_torch(ctx, x));
+  if (!v.is_constant() && copies) {
+    const DType dtype = v.dtype;
+    const std::vector<int64_t> shape = v.shape;
+    return bind_as_meta(ctx, 0, ctx.add_node(CastAttrs{}, {x}, dtype, shape));
   }
   return bind_as_meta(ctx, 0, x);
 }
@@ -121,19 +140,82 @@ bool is_view_node(const Node& n) {
   return n.kind() == OpKind::kSlice || n.kind() == OpKind::kReshape || n.kind() == OpKind::kPermute;
 }
 
-// The view nodes from a constant root to `v` (root first); nullopt when v is not a
-// view of a constant.
+// Whether n's output is a tensor of its own in PyTorch too (never a view or an
+// alias of its input): arithmetic, matrix products, reductions, concatenation, and
+// the identity cast a clone becomes. Expand, gathers and other data movement are
+// not listed (expand and diagonal are views in PyTorch).
+bool makes_fresh_tensor(const Node& n) {
+  switch (n.kind()) {
+    case OpKind::kUnary: case OpKind::kBinary: case OpKind::kCast: case OpKind::kPointwise:
+    case OpKind::kGemm: case OpKind::kMatMul: case OpKind::kConv: case OpKind::kReduce:
+    case OpKind::kSoftmax: case OpKind::kLayerNorm: case OpKind::kRmsNorm: case OpKind::kGroupNorm:
+    case OpKind::kBatchNorm: case OpKind::kConcat: case OpKind::kWhere: case OpKind::kAttention:
+    case OpKind::kCumulative:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Whether two shapes differ only by dims of size 1 (squeeze / unsqueeze: a view of
+// any tensor in PyTorch).
+bool unit_dims_only(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  std::vector<int64_t> x, y;
+  for (int64_t d : a) if (d != 1) x.push_back(d);
+  for (int64_t d : b) if (d != 1) y.push_back(d);
+  return x == y;
+}
+
+// Whether PyTorch's tensor for v is contiguous, judged from the view nodes that made
+// it (anything else makes contiguous tensors). A reshape that does more than add
+// or drop unit dims gives a contiguous tensor either way: a view of a contiguous
+// input, else a copy.
+bool contiguous_in_torch(ConvertContext& ctx, ValueId v) {
+  const NodeId p = ctx.value(v).producer;
+  if (p < 0) return true;
+  const Node& n = ctx.graph().node(p);
+  if (!is_view_node(n) || n.inputs.empty()) return true;
+  const ValueId u = n.inputs[0];
+  const std::vector<int64_t>& in = ctx.value(u).shape;
+  if (n.kind() == OpKind::kReshape) return !unit_dims_only(in, ctx.value(v).shape) || contiguous_in_torch(ctx, u);
+  if (!contiguous_in_torch(ctx, u)) return false;
+  if (const auto* pm = std::get_if<PermuteAttrs>(&n.attrs)) {
+    int64_t last = -1;  // the non-unit dims must keep their order
+    for (int64_t d : pm->perm) {
+      if (in[static_cast<size_t>(d)] == 1) continue;
+      if (d < last) return false;
+      last = d;
+    }
+    return true;
+  }
+  const auto& s = std::get<SliceAttrs>(n.attrs);
+  const int64_t dim = s.dim < 0 ? s.dim + static_cast<int64_t>(in.size()) : s.dim;
+  if (ctx.value(v).shape == in) return true;  // the whole dim
+  if (s.step != 1) return false;
+  for (int64_t d = 0; d < dim; ++d)
+    if (in[static_cast<size_t>(d)] != 1) return false;
+  return true;
+}
+
+// The view nodes from a root to `v` (root first): the root is a constant (what a
+// creation op gives), a tensor an earlier in-place write produced, one that a
+// fresh-tensor op computed, or the copy PyTorch's reshape makes of a
+// non-contiguous tensor. nullopt when v is a view of anything else (an input).
 struct ViewChain {
   ValueId root = kNoValue;
   std::vector<NodeId> nodes;
 };
-std::optional<ViewChain> view_chain_to_constant(ConvertContext& ctx, ValueId v) {
+std::optional<ViewChain> view_chain_to_root(ConvertContext& ctx, ValueId v) {
   ViewChain chain;
-  while (!ctx.value(v).is_constant()) {
+  while (!ctx.value(v).is_constant() && !ctx.written_tensors().count(v)) {
     NodeId p = ctx.value(v).producer;
     if (p < 0) return std::nullopt;
     const Node& n = ctx.graph().node(p);
+    if (makes_fresh_tensor(n)) break;
     if (!is_view_node(n) || n.inputs.empty()) return std::nullopt;
+    if (n.kind() == OpKind::kReshape && !unit_dims_only(ctx.value(n.inputs[0]).shape, ctx.value(v).shape) &&
+        !contiguous_in_torch(ctx, n.inputs[0]))
+      break;  // PyTorch copied here: v is a tensor of its own
     chain.nodes.push_back(p);
     v = n.inputs[0];
   }
@@ -184,62 +266,128 @@ std::vector<int64_t> view_offsets(ConvertContext& ctx, const ViewChain& chain) {
   return data;
 }
 
-// Whether anything other than view nodes has read `root` (directly or through views).
-bool root_was_read(ConvertContext& ctx, ValueId root) {
+// Values that are `root` or views of it (through view nodes), in graph order.
+std::vector<bool> views_of(ConvertContext& ctx, ValueId root) {
   std::vector<bool> tainted(ctx.graph().num_values(), false);
   tainted[static_cast<size_t>(root)] = true;
   for (const Node& n : ctx.graph().nodes()) {
-    bool reads = std::any_of(n.inputs.begin(), n.inputs.end(),
-                             [&](ValueId v) { return v >= 0 && tainted[static_cast<size_t>(v)]; });
-    if (!reads) continue;
-    if (!is_view_node(n)) return true;
+    if (!is_view_node(n) || n.inputs.empty() || n.inputs[0] < 0 || !tainted[static_cast<size_t>(n.inputs[0])]) continue;
     for (ValueId o : n.outputs) tainted[static_cast<size_t>(o)] = true;
+  }
+  return tainted;
+}
+
+// Whether anything other than view nodes has read `root` (directly or through views).
+bool root_was_read(ConvertContext& ctx, ValueId root) {
+  const std::vector<bool> tainted = views_of(ctx, root);
+  for (const Node& n : ctx.graph().nodes()) {
+    if (is_view_node(n)) continue;
+    if (std::any_of(n.inputs.begin(), n.inputs.end(),
+                    [&](ValueId v) { return v >= 0 && tainted[static_cast<size_t>(v)]; }))
+      return true;
   }
   for (ValueId o : ctx.graph().outputs)
     if (tainted[static_cast<size_t>(o)]) return true;
   return false;
 }
 
-// Writes `src` (a constant broadcastable to self, or a single Scalar) into self.
+// The root's value after `updated` was written into the view at the chain's end:
+// the chain walked backwards, each view's base getting the write.
+ValueId scatter_through_views(ConvertContext& ctx, const ViewChain& chain, ValueId updated) {
+  for (auto it = chain.nodes.rbegin(); it != chain.nodes.rend(); ++it) {
+    const Node n = ctx.graph().node(*it);  // a copy: add_node may move the node list
+    const ValueId base = n.inputs[0];
+    const DType dtype = ctx.value(base).dtype;
+    const std::vector<int64_t> shape = ctx.value(base).shape;
+    if (const auto* sl = std::get_if<SliceAttrs>(&n.attrs)) {
+      updated = ctx.add_node(SliceScatterAttrs{.dim = sl->dim, .start = sl->start, .end = sl->end, .step = sl->step},
+                             {base, updated}, dtype, shape);
+    } else if (const auto* pm = std::get_if<PermuteAttrs>(&n.attrs)) {
+      std::vector<int64_t> inverse(pm->perm.size());
+      for (size_t k = 0; k < pm->perm.size(); ++k) inverse[static_cast<size_t>(pm->perm[k])] = static_cast<int64_t>(k);
+      updated = ctx.add_node(PermuteAttrs{.perm = inverse}, {updated}, dtype, shape);
+    } else {
+      updated = ctx.reshape(updated, shape);
+    }
+  }
+  return updated;
+}
+
+// Writes `src` (a tensor broadcastable to self, or a single Scalar) into self.
 // Returns the value to bind as the op's result.
 Result<ValueId> write_into(ConvertContext& ctx, ValueId self, std::optional<ValueId> src_tensor, Scalar src_scalar) {
   const DType dt = ctx.value(self).dtype;
   const std::vector<int64_t> shape = ctx.value(self).shape;
-  std::optional<ViewChain> chain = view_chain_to_constant(ctx, self);
-  bool src_is_constant = !src_tensor || ctx.value(*src_tensor).is_constant();
-  if (chain && src_is_constant && !chain->nodes.empty()) {
-    if (root_was_read(ctx, chain->root))
-      return ctx.unsupported_error("in-place write into a view of a tensor that was already read (export with run_decompositions())");
+  std::optional<ViewChain> chain = view_chain_to_root(ctx, self);
+  const bool src_is_constant = !src_tensor || ctx.value(*src_tensor).is_constant();
+  if (chain && src_is_constant && !chain->nodes.empty() && ctx.value(chain->root).is_constant() &&
+      !ctx.written_tensors().count(chain->root) && !root_was_read(ctx, chain->root) &&
+      ctx.names_of(chain->root).size() <= 1) {
+    // A constant written with constants before anything read it: update its bytes.
     std::vector<int64_t> offsets = view_offsets(ctx, *chain);
     Value& root = ctx.graph().value(chain->root);
     auto bytes = std::make_shared<std::vector<uint8_t>>(*root.constant);
     size_t src_numel = src_tensor ? static_cast<size_t>(ctx.value(*src_tensor).numel()) : 1;
-    if (src_numel != 1 && src_numel != offsets.size())
-      return ctx.unsupported_error("in-place copy from a source that needs broadcasting other than a single value");
-    for (size_t e = 0; e < offsets.size(); ++e) {
-      Scalar v = src_scalar;
-      if (src_tensor) {
-        const Value& s = ctx.value(*src_tensor);
-        v = load_element(*s.constant, s.dtype, src_numel == 1 ? 0 : e);
+    if (src_numel == 1 || src_numel == offsets.size()) {
+      for (size_t e = 0; e < offsets.size(); ++e) {
+        Scalar v = src_scalar;
+        if (src_tensor) {
+          const Value& s = ctx.value(*src_tensor);
+          v = load_element(*s.constant, s.dtype, src_numel == 1 ? 0 : e);
+        }
+        store_element(*bytes, root.dtype, static_cast<size_t>(offsets[e]), v);
       }
-      store_element(*bytes, root.dtype, static_cast<size_t>(offsets[e]), v);
+      root.constant = std::move(bytes);
+      return self;  // the view node now reads the updated constant
     }
-    root.constant = std::move(bytes);
-    return self;  // the view node now reads the updated constant
   }
-  if (!chain) {
-    // Walk once more: a view of a computed tensor cannot be written functionally here.
-    NodeId p = ctx.value(self).producer;
-    if (p >= 0 && is_view_node(ctx.graph().node(p)))
-      return ctx.unsupported_error(
-          "in-place write into a view of a computed tensor (export with run_decompositions() to functionalize it)");
-  }
-  // Whole-tensor write: the functional result (the importer rebinds in-place results).
+  // The written contents of self: src cast to self's dtype and broadcast to its shape.
   ValueId v = src_tensor ? ctx.cast(*src_tensor, dt) : fill_constant(ctx, dt, {}, src_scalar);
   if (ctx.value(v).shape.size() < shape.size() || ctx.value(v).shape != shape) {
     if (!src_tensor) v = ctx.reshape(v, std::vector<int64_t>(shape.size(), 1));
     INGOT_ASSIGN_OR_RETURN(v, expand_to(ctx, v, shape));
   }
+  if (chain) {
+    // Functional write (see the file comment): the root's name now denotes its new
+    // value. A creation constant must have exactly one name (a big constant that
+    // clone() did not copy shares its id with the original); a tensor an earlier
+    // write produced is owned by the name that write rebound.
+    std::vector<std::string> owners;
+    if (auto w = ctx.written_tensors().find(chain->root); w != ctx.written_tensors().end()) {
+      owners = w->second;
+    } else {
+      const std::vector<std::string> names = ctx.names_of(chain->root);
+      if (names.size() != 1)
+        return ctx.unsupported_error(
+            "in-place write into a tensor that " +
+            std::string(names.empty() ? "has no name of its own" : "shares its data with '" + names[1] + "'") +
+            " (export with run_decompositions() to functionalize it)");
+      owners = names;
+    }
+    // Every other name of the old tensor or of a view of it would now read stale values.
+    const std::vector<bool> stale = views_of(ctx, chain->root);
+    for (ValueId old = 0; old < static_cast<ValueId>(stale.size()); ++old) {
+      if (!stale[static_cast<size_t>(old)]) continue;
+      for (const std::string& name : ctx.names_of(old))
+        if (std::find(owners.begin(), owners.end(), name) == owners.end())
+          ctx.forbid_name(name, "a view or alias of '" + owners[0] +
+                                    "', which was written in place afterwards (export with run_decompositions())");
+    }
+    const ValueId root = scatter_through_views(ctx, *chain, v);
+    for (const std::string& name : owners) ctx.rebind_name(name, root);
+    // A whole-tensor write returns the tensor itself: its result is one more alias.
+    if (chain->nodes.empty())
+      for (const Argument& out : ctx.node().outputs)
+        if (out.kind == Argument::Kind::kTensor && !out.name.empty()) owners.push_back(out.name);
+    ctx.written_tensors()[root] = owners;
+    return v;
+  }
+  NodeId p = ctx.value(self).producer;
+  if (p >= 0 && is_view_node(ctx.graph().node(p)))
+    return ctx.unsupported_error(
+        "in-place write into a view of a tensor that may share its data with others (an input, or a view "
+        "ingot cannot follow); export with run_decompositions() to functionalize it");
+  // Whole-tensor write of a tensor whose aliases are not known: the functional result.
   return v;
 }
 
@@ -295,7 +443,8 @@ void register_misc_converters(ConverterTable& t) {
   add_all(t, {"aten.detach.default", "aten.detach_.default", "aten.detach_copy.default", "aten.alias.default",
               "aten.alias_copy.default", "aten.lift.default"},
           convert_identity);
-  add_all(t, {"aten.clone.default", "aten.lift_fresh_copy.default", "aten.lift_fresh.default"},
+  add_all(t, {"aten.clone.default", "aten.contiguous.default", "aten.lift_fresh_copy.default",
+              "aten.lift_fresh.default"},
           convert_copying_identity);
   add_all(t, {"aten._assert_tensor_metadata.default", "aten._assert_scalar.default",
               "aten.sym_constrain_range_for_size.default", "aten.sym_constrain_range.default",

@@ -430,8 +430,7 @@ void register_shape_converters(ConverterTable& t) {
            "aten.unflatten.int", "aten.view_as.default", "aten.reshape_as.default", "aten.squeeze.default",
            "aten.squeeze.dim", "aten.squeeze.dims", "aten.squeeze_copy.default", "aten.squeeze_copy.dim",
            "aten.squeeze_copy.dims", "aten.squeeze_.dim", "aten.squeeze_.default", "aten.unsqueeze.default",
-           "aten.unsqueeze_copy.default", "aten.unsqueeze_.default", "aten.ravel.default",
-           "aten.contiguous.default"},
+           "aten.unsqueeze_copy.default", "aten.unsqueeze_.default", "aten.ravel.default"},
           convert_reshape_like);
   add_all(t, {"aten.permute.default", "aten.permute_copy.default"}, convert_permute);
   add_all(t, {"aten.transpose.int", "aten.transpose_copy.int", "aten.swapdims.default", "aten.transpose_.default"},
