@@ -92,6 +92,9 @@ CASES = {
                                 F.pad(x, (2, 1, 1, 2), mode="reflect"), F.pad(x, (1, 2, 2, 1), mode="replicate"),
                                 F.pad(x, (1, 1, 1, 1), mode="circular")), [rand(1, 2, 4, 5)]),
     "repeat_tile": (lambda m, x: (x.repeat(2, 1, 3), x.tile((2,)), x.repeat(2, 2) * 1), [rand(2, 3)]),
+    # GPT-J / CodeGen rotary embeddings: repeat_interleave with an int count (plain export IR).
+    "repeat_interleave": (lambda m, x: (torch.repeat_interleave(x, 2, dim=3), x.repeat_interleave(3, dim=-3) * 1,
+                                        x.repeat_interleave(2)), [rand(2, 3, 1, 4)]),
     "flip_roll": (lambda m, x: (x.flip(0, 2), torch.roll(x, shifts=(1, -2), dims=(1, 2)), torch.roll(x, 5)),
                   [rand(2, 3, 4)]),
     "as_strided": (lambda m, x: x.as_strided((3, 2), (1, 3)) + 0, [rand(2, 3)]),

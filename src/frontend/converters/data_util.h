@@ -127,6 +127,23 @@ inline void store_element(std::vector<uint8_t>& out, DType dt, size_t index, con
   }
 }
 
+// Element i of an integer constant (int64/int32/int16/int8/uint8/bool), as int64.
+inline int64_t constant_int(const Value& v, int64_t i) {
+  const uint8_t* p = v.constant->data();
+  auto at = [&](auto zero) {
+    decltype(zero) x;
+    std::memcpy(&x, p + static_cast<size_t>(i) * sizeof(x), sizeof(x));
+    return static_cast<int64_t>(x);
+  };
+  switch (v.dtype) {
+    case DType::kInt64: return at(int64_t{});
+    case DType::kInt32: return at(int32_t{});
+    case DType::kInt16: return at(int16_t{});
+    case DType::kInt8: return at(int8_t{});
+    default: return at(uint8_t{});
+  }
+}
+
 inline Scalar int_scalar(int64_t v) { Scalar s; s.is_int = true; s.i = v; return s; }
 inline Scalar float_scalar(double v) { Scalar s; s.f = v; return s; }
 

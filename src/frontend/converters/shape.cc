@@ -306,6 +306,44 @@ Status convert_repeat(ConvertContext& ctx) {
   return bind_as_meta(ctx, 0, y);
 }
 
+// repeat_interleave(x, repeats: int, dim): every element repeated in place along
+// dim, i.e. [.., s, ..] viewed as [.., s, 1, ..], expanded to [.., s, r, ..] and
+// merged to [.., s * r, ..]; without dim the flattened tensor. A tensor of repeats
+// (self_Tensor) is taken when it is a constant holding one value for every element
+// or a single value; data-dependent counts would give a data-dependent shape.
+Status convert_repeat_interleave(ConvertContext& ctx) {
+  INGOT_ASSIGN_OR_RETURN(ValueId x, ctx.get_tensor("self"));
+  int64_t repeats = 0;
+  if (ctx.target() == "aten.repeat_interleave.self_int") {
+    INGOT_ASSIGN_OR_RETURN(repeats, ctx.get_int("repeats"));
+  } else {
+    INGOT_ASSIGN_OR_RETURN(ValueId r, ctx.get_tensor("repeats"));
+    const Value& rv = ctx.value(r);
+    if (!rv.is_constant() || is_floating(rv.dtype))
+      return ctx.unsupported_error("repeat_interleave with repeats computed by the model (a data-dependent shape)");
+    std::vector<int64_t> counts;
+    for (int64_t i = 0; i < rv.numel(); ++i) counts.push_back(constant_int(rv, i));
+    if (counts.empty() || std::any_of(counts.begin(), counts.end(), [&](int64_t c) { return c != counts[0]; }))
+      return ctx.unsupported_error("repeat_interleave with different repeat counts per element");
+    repeats = counts[0];
+  }
+  if (repeats < 0) return ctx.error("repeats must be non-negative, got " + std::to_string(repeats));
+  if (!ctx.has_arg("dim")) x = ctx.reshape(x, {ctx.value(x).numel()});
+  const std::vector<int64_t> shape = ctx.value(x).shape;
+  int64_t dim = 0;
+  if (ctx.has_arg("dim")) {
+    INGOT_ASSIGN_OR_RETURN(int64_t d, ctx.get_int("dim"));
+    INGOT_ASSIGN_OR_RETURN(dim, normalize_dim(d, static_cast<int64_t>(shape.size())));
+  }
+  std::vector<int64_t> split = shape, expanded = shape, merged = shape;
+  split.insert(split.begin() + dim + 1, 1);
+  expanded.insert(expanded.begin() + dim + 1, repeats);
+  merged[static_cast<size_t>(dim)] *= repeats;
+  ValueId v = ctx.reshape(x, split);
+  INGOT_ASSIGN_OR_RETURN(v, expand_to(ctx, v, expanded));
+  return bind_as_meta(ctx, 0, ctx.reshape(v, merged));
+}
+
 Status convert_tile(ConvertContext& ctx) {
   INGOT_ASSIGN_OR_RETURN(ValueId x, ctx.get_tensor("self"));
   INGOT_ASSIGN_OR_RETURN(std::vector<int64_t> dims, ctx.get_ints("dims"));
@@ -463,6 +501,7 @@ void register_shape_converters(ConverterTable& t) {
     return emit_pad(ctx, x, pad, PadMode::kCircular, 0.0);
   });
   add_all(t, {"aten.repeat.default"}, convert_repeat);
+  add_all(t, {"aten.repeat_interleave.self_int", "aten.repeat_interleave.self_Tensor"}, convert_repeat_interleave);
   add_all(t, {"aten.tile.default"}, convert_tile);
   add_all(t, {"aten.flip.default"}, convert_flip);
   add_all(t, {"aten.roll.default"}, convert_roll);
