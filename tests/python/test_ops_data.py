@@ -92,6 +92,10 @@ CASES = {
                                 F.pad(x, (2, 1, 1, 2), mode="reflect"), F.pad(x, (1, 2, 2, 1), mode="replicate"),
                                 F.pad(x, (1, 1, 1, 1), mode="circular")), [rand(1, 2, 4, 5)]),
     "repeat_tile": (lambda m, x: (x.repeat(2, 1, 3), x.tile((2,)), x.repeat(2, 2) * 1), [rand(2, 3)]),
+    # F.unfold (im2col): ConvBERT's span convolution, with padding, stride, dilation, unbatched.
+    "unfold_im2col": (lambda m, x: (F.unfold(x, kernel_size=[9, 1], padding=[4, 0]) * 1,
+                                    F.unfold(x, 3, dilation=2, padding=1, stride=2) + 0,
+                                    F.unfold(x[0], (2, 3)) * 2), [rand(2, 3, 10, 7)]),
     # GPT-J / CodeGen rotary embeddings: repeat_interleave with an int count (plain export IR).
     "repeat_interleave": (lambda m, x: (torch.repeat_interleave(x, 2, dim=3), x.repeat_interleave(3, dim=-3) * 1,
                                         x.repeat_interleave(2)), [rand(2, 3, 1, 4)]),

@@ -1,7 +1,9 @@
-// Converters for ops that torchvision models leave in their training-IR exports
-// besides the common families: tensor_split (MViT splits the class token off with
-// torch.tensor_split(x, indices=(1,), dim=2)). Pieces are Slices of the input,
-// with Python slicing rules for the split points, as ATen computes them.
+// Converters for ops that vision models leave in their training-IR exports besides
+// the common families: tensor_split (MViT splits the class token off with
+// torch.tensor_split(x, indices=(1,), dim=2)); pieces are Slices of the input, with
+// Python slicing rules for the split points, as ATen computes them. im2col
+// (F.unfold; ConvBERT's span convolution): a constant-padded input whose flattened
+// spatial positions are gathered by one constant index list.
 #include <cstring>
 #include <string>
 #include <vector>
@@ -87,9 +89,49 @@ Status convert_tensor_split_tensor(ConvertContext& ctx) {
   return bind_at_indices(ctx, x_dim.first, x_dim.second, values);
 }
 
+// im2col(x [N, C, H, W] or [C, H, W], kernel, dilation, padding, stride) ->
+// [N, C*kh*kw, L]: row c*kh*kw + i*kw + j, column l = oh*OW + ow holds
+// xpad[c, oh*sh + i*dh, ow*sw + j*dw].
+Status convert_im2col(ConvertContext& ctx) {
+  INGOT_ASSIGN_OR_RETURN(ValueId x, ctx.get_tensor("self"));
+  std::vector<int64_t> k, d, p, s;
+  for (auto [name, out] : {std::pair{"kernel_size", &k}, {"dilation", &d}, {"padding", &p}, {"stride", &s}}) {
+    INGOT_ASSIGN_OR_RETURN(*out, ctx.get_ints(name));
+    if (out->size() == 1) out->push_back(out->front());
+    if (out->size() != 2) return ctx.error(std::string(name) + " must have 1 or 2 values");
+  }
+  const std::vector<int64_t> in = ctx.value(x).shape;
+  if (in.size() != 3 && in.size() != 4) return ctx.error("im2col expects a 3-d or 4-d input, got " + shape_str(in));
+  const bool batched = in.size() == 4;
+  if (!batched) x = ctx.reshape(x, {1, in[0], in[1], in[2]});
+  const int64_t N = batched ? in[0] : 1, C = in[in.size() - 3], H = in[in.size() - 2], W = in.back();
+  for (int i = 0; i < 2; ++i)
+    if (k[i] <= 0 || d[i] <= 0 || s[i] <= 0 || p[i] < 0) return ctx.error("im2col needs positive kernel, dilation and stride");
+  const int64_t Hp = H + 2 * p[0], Wp = W + 2 * p[1];
+  const int64_t OH = (Hp - d[0] * (k[0] - 1) - 1) / s[0] + 1, OW = (Wp - d[1] * (k[1] - 1) - 1) / s[1] + 1;
+  if (OH <= 0 || OW <= 0) return ctx.error("im2col: the kernel does not fit the padded input");
+  if (p[0] || p[1])
+    x = ctx.add_node(PadAttrs{.pads = {0, 0, 0, 0, p[0], p[0], p[1], p[1]}, .mode = 0, .value = 0.0}, {x},
+                     ctx.value(x).dtype, {N, C, Hp, Wp});
+  x = ctx.reshape(x, {N, C, Hp * Wp});
+  std::vector<int64_t> index;
+  index.reserve(static_cast<size_t>(k[0] * k[1] * OH * OW));
+  for (int64_t i = 0; i < k[0]; ++i)
+    for (int64_t j = 0; j < k[1]; ++j)
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow) index.push_back((oh * s[0] + i * d[0]) * Wp + ow * s[1] + j * d[1]);
+  const int64_t taps = static_cast<int64_t>(index.size());
+  ValueId idx = int64_constant(ctx, {taps}, index);
+  ValueId cols = ctx.add_node(IndexSelectAttrs{.dim = 2}, {x, idx}, ctx.value(x).dtype, {N, C, taps});
+  cols = ctx.reshape(cols, batched ? std::vector<int64_t>{N, C * k[0] * k[1], OH * OW}
+                                   : std::vector<int64_t>{C * k[0] * k[1], OH * OW});
+  return bind_as_meta(ctx, 0, cols);
+}
+
 }  // namespace
 
 void register_vision_extra_converters(ConverterTable& t) {
+  t.add("aten.im2col.default", convert_im2col);
   t.add("aten.tensor_split.indices", convert_tensor_split_indices);
   t.add("aten.tensor_split.sections", convert_tensor_split_sections);
   t.add("aten.tensor_split.tensor_indices_or_sections", convert_tensor_split_tensor);
