@@ -173,6 +173,32 @@ TEST(GpuConvFused, EveryTacticAndUnknownTactics) {
     }
     EXPECT_GT(gemm, 0u) << ts;
   }
+  // An image stem (3 input channels, 7x7 stride 2) and an odd channel count at 16 bits
+  // also offer the zero-padded tactics; each must agree with the CPU backend.
+  for (DType t : {DType::kFloat16, DType::kBFloat16}) {
+    struct Stem {
+      int64_t cin, k, stride, pad;
+    };
+    for (const Stem& s : {Stem{3, 7, 2, 3}, Stem{5, 3, 1, 1}}) {
+      const std::string ts = std::string(dtype_name(t)) + " cin " + std::to_string(s.cin);
+      const ConvAttrs c = conv2d(s.pad, s.stride, 1, fn(UnaryFn::kRelu), true);
+      const int64_t H = 18, OH = (H + 2 * s.pad - s.k) / s.stride + 1;
+      const std::vector<int64_t> xs = {2, H, H, s.cin}, ws = {16, s.k, s.k, s.cin}, ys = {2, OH, OH, 16};
+      HostTensor x = rand_tensor(t, xs, 37), w = rand_tensor(t, ws, 38, -0.3, 0.3), b = rand_tensor(t, {16}, 39);
+      const std::vector<std::string> tactics = tactics_for(c, t, {xs, ws, b.shape}, ys);
+      size_t padded = 0;
+      for (const std::string& tactic : tactics) {
+        padded += tactic.rfind("pad8:algo:", 0) == 0;
+        check(ts + " " + tactic, c, {&x, &w, &b}, {{t, ys}}, 1e-4, true, tactic);
+      }
+      EXPECT_GT(padded, 0u) << ts;
+    }
+  }
+  // ... and refused on a conv whose channels need no padding.
+  Status pad_st = run_with_tactic(conv2d(1, 1, 1, -1, true), DType::kFloat16, {{1, 8, 8, 16}, {16, 3, 3, 16}},
+                                  {1, 8, 8, 16}, "pad8:algo:1");
+  EXPECT_FALSE(pad_st.ok());
+  EXPECT_NE(pad_st.to_string().find("multiple of 8"), std::string::npos) << pad_st.to_string();
   // The gemm tactics are refused (clearly) on a conv that is not a plain product.
   Status st = run_with_tactic(conv2d(1, 1, 1, -1, true), DType::kFloat16, {{1, 8, 8, 16}, {16, 3, 3, 16}},
                               {1, 8, 8, 16}, "gemm/lt:0");

@@ -1,7 +1,9 @@
 // The convolution epilogue on the GPU: y = act(y + bias[c] + residual), in place,
 // computed in float and rounded once, with the CPU backend's activation formulas
 // (elementwise.cc), so a fused conv matches the unfused graph. One thread per
-// element; the activation is a runtime switch, uniform across the grid.
+// element; the activation is a runtime switch, uniform across the grid. Also the
+// zero channel padding of channels-last inputs and weights (one thread per output
+// element: the writes, the larger side, are coalesced).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -62,6 +64,38 @@ bool conv_epilogue_supports(int64_t activation) {
     default:
       return false;
   }
+}
+
+template <typename T>
+__global__ void pad_channels_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t total, int c_in, int c_out) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += stride) {
+    const int64_t row = i / c_out;
+    const int c = static_cast<int>(i - row * c_out);
+    y[i] = c < c_in ? x[row * c_in + c] : T{};
+  }
+}
+
+Status pad_channels(DType dtype, const void* x, void* y, int64_t rows, int64_t c_in, int64_t c_out,
+                    cudaStream_t stream) {
+  if (c_in < 1 || c_out < c_in || rows < 0) return internal_error("[cuda conv] bad channel padding geometry");
+  const int64_t total = rows * c_out;
+  if (total == 0) return {};
+  const unsigned blocks = blocks_for(total);
+  const int ci = static_cast<int>(c_in), co = static_cast<int>(c_out);
+  switch (dtype_size(dtype)) {
+    case 2:
+      pad_channels_kernel<uint16_t><<<blocks, kThreads, 0, stream>>>(static_cast<const uint16_t*>(x),
+                                                                     static_cast<uint16_t*>(y), total, ci, co);
+      break;
+    case 4:
+      pad_channels_kernel<uint32_t><<<blocks, kThreads, 0, stream>>>(static_cast<const uint32_t*>(x),
+                                                                     static_cast<uint32_t*>(y), total, ci, co);
+      break;
+    default: return unsupported(std::string("[cuda conv] channel padding of ") + dtype_name(dtype));
+  }
+  INGOT_CUDA_CHECK_LAUNCH("pad_channels");
+  return {};
 }
 
 Status run_conv_epilogue(DType dtype, void* y, const ConvEpilogue& e, cudaStream_t stream) {

@@ -86,8 +86,10 @@ size_t attention_workspace_size(const OpAttrs& attrs, const KernelArgs& args);  
 // (the gemm tactic's score matrix; nothing for flash and rows).
 size_t workspace_size(const OpAttrs& attrs, const KernelArgs& args) {
   switch (op_kind(attrs)) {
-    case OpKind::kMatMul: case OpKind::kGemm: case OpKind::kConv:
+    case OpKind::kMatMul: case OpKind::kGemm:
       return size_t{32} << 20;
+    case OpKind::kConv:
+      return conv_workspace_size(attrs, args, false);
     case OpKind::kAttention:
       return attention_workspace_size(attrs, args);
     default:
@@ -97,6 +99,7 @@ size_t workspace_size(const OpAttrs& attrs, const KernelArgs& args) {
 
 size_t max_workspace_size(const OpAttrs& attrs, const KernelArgs& args) {
   size_t bytes = workspace_size(attrs, args);
+  if (op_kind(attrs) == OpKind::kConv) bytes = conv_workspace_size(attrs, args, true);
   if (op_kind(attrs) == OpKind::kAttention) {
     // The gemm tactic's score matrix is the largest attention scratch.
     KernelArgs gemm_args = args;

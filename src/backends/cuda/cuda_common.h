@@ -92,6 +92,9 @@ std::vector<std::string> candidate_tactics(const OpAttrs& attrs, const KernelArg
 // Per family (a family without choices has none).
 std::vector<std::string> gemm_tactics(const OpAttrs& attrs, const KernelArgs& args);       // linear_algebra.cc
 std::vector<std::string> conv_tactics(const OpAttrs& attrs, const KernelArgs& args);       // convolution.cc
+// A conv step's scratch: the libraries' 32 MiB, plus the widened input of a pad8
+// tactic (this step's tactic, or any tactic the step may be given).
+size_t conv_workspace_size(const OpAttrs& attrs, const KernelArgs& args, bool any_tactic);
 std::vector<std::string> attention_tactics(const OpAttrs& attrs, const KernelArgs& args);  // attention.cu
 
 // Device properties of the current GPU: "sm_90".
