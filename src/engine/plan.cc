@@ -97,6 +97,7 @@ Arity input_arity(const OpAttrs& attrs) {
     case OpKind::kIndexSelect:
     case OpKind::kSliceScatter:
     case OpKind::kBinary:
+    case OpKind::kGridSample:
     case OpKind::kMatMul: return {2, 2};
     case OpKind::kIndex: {
       size_t n = 1 + std::get<IndexAttrs>(attrs).indexed_dims.size();
@@ -179,6 +180,12 @@ Status validate_attr_values(const OpAttrs& attrs, const std::string& label) {
     case OpKind::kUpsample: {
       auto mode = std::get<UpsampleAttrs>(attrs).mode;
       if (!in_range(mode, 0, 3)) return fail("upsample mode", mode);
+      break;
+    }
+    case OpKind::kGridSample: {
+      const auto& g = std::get<GridSampleAttrs>(attrs);
+      if (!in_range(g.mode, 0, 2)) return fail("grid_sample mode", g.mode);
+      if (!in_range(g.padding_mode, 0, 2)) return fail("grid_sample padding_mode", g.padding_mode);
       break;
     }
     default: break;

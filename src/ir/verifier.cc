@@ -28,7 +28,7 @@ Arity arity_of(const OpAttrs& attrs) {
       return {1, 1, {}};
     case OpKind::kConcat: return {1, kMany, {}};
     case OpKind::kGather: case OpKind::kIndexSelect: case OpKind::kSliceScatter:
-    case OpKind::kBinary: case OpKind::kMatMul:
+    case OpKind::kBinary: case OpKind::kMatMul: case OpKind::kGridSample:
       return {2, 2, {}};
     case OpKind::kIndex: {
       size_t n = 1 + std::get<IndexAttrs>(attrs).indexed_dims.size();

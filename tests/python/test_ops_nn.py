@@ -154,6 +154,17 @@ CASES = {
                    dict(mha=nn.MultiheadAttention(16, 2, batch_first=True))),
 }
 
+# F.grid_sample in every mode, padding mode and corner convention; the grid reaches
+# past [-1, 1] so that zeros, border clamping and reflection all matter.
+GRID = torch.rand(2, 5, 7, 2, generator=torch.Generator().manual_seed(3)) * 2.6 - 1.3
+for _mode in ("bilinear", "nearest", "bicubic"):
+    for _padding in ("zeros", "border", "reflection"):
+        for _ac in (False, True):
+            CASES[f"grid_sample_{_mode}_{_padding}_{int(_ac)}"] = (
+                lambda m, x, g, _mode=_mode, _padding=_padding, _ac=_ac:
+                    F.grid_sample(x, g, mode=_mode, padding_mode=_padding, align_corners=_ac),
+                [rand(2, 3, 6, 9), GRID])
+
 
 @pytest.mark.parametrize("dialect", ["training", "aten"])
 @pytest.mark.parametrize("name", list(CASES))
@@ -178,3 +189,17 @@ def test_max_pool_indices_refused(dialect, harness):
     pt2, _ = harness.export(module, (rand(1, 2, 4, 4),), dialect, "nn_pool_indices")
     proc = run_ingot("convert", pt2, "-o", pt2.with_suffix(".engine"), "--backend", "cpu")
     assert_clean_failure(proc, r"indices")
+
+
+def test_grid_sample_is_refused_on_cuda_before_building(harness):
+    """grid_sample has a CPU kernel only: a cuda build is refused up front, naming the node."""
+    from conftest import assert_clean_failure, run_ingot
+
+    module = Fn(lambda m, x, g: F.grid_sample(x, g, align_corners=False)).eval()
+    pt2, _ = harness.export(module, (rand(1, 2, 4, 4), GRID[:1]), "training", "nn_grid_sample_cuda")
+    engine = pt2.with_suffix(".cuda.engine")
+    proc = run_ingot("convert", pt2, "-o", engine, "--backend", "cuda", "--cuda-arch", "sm_90")
+    if "needs an ingot built with CUDA" in proc.stdout + proc.stderr:
+        pytest.skip("this ingot has no CUDA backend")
+    assert_clean_failure(proc, r"no CUDA kernel[\s\S]*grid_sampler")
+    assert not engine.exists()

@@ -77,6 +77,8 @@ Status run_kernel(const OpAttrs& attrs, const KernelArgs& args) {
       return pooling(attrs, args);
     case OpKind::kPointwise:
       return pointwise(attrs, args);
+    case OpKind::kGridSample:
+      return grid_sampling(attrs, args);
   }
   return internal_error("cpu backend: step has no valid op kind (index " + std::to_string(attrs.index()) + ")");
 }
@@ -116,6 +118,7 @@ bool supports(const OpAttrs& attrs, const std::vector<DType>& in_dtypes, const s
     case OpKind::kAdaptivePool:
     case OpKind::kUpsample:
     case OpKind::kPointwise:
+    case OpKind::kGridSample:
       return float_family(in_dtypes, out_dtypes);
     case OpKind::kAttention: {
       // The mask (4th input) may be bool; q, k, v and out are floats.

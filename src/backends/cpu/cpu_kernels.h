@@ -52,5 +52,6 @@ Status convolution(const OpAttrs& attrs, const KernelArgs& args);    // conv
 Status attention(const OpAttrs& attrs, const KernelArgs& args);      // attention
 Status pooling(const OpAttrs& attrs, const KernelArgs& args);        // pool, adaptive_pool, upsample
 Status pointwise(const OpAttrs& attrs, const KernelArgs& args);      // pointwise (fused elementwise chains)
+Status grid_sampling(const OpAttrs& attrs, const KernelArgs& args);  // grid_sample
 
 }  // namespace ingot::cpu

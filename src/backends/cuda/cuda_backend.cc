@@ -33,6 +33,8 @@ Family family_of(OpKind kind) {
       return pooling;
     case OpKind::kPointwise:
       return pointwise;
+    case OpKind::kGridSample:
+      return nullptr;  // no CUDA kernel yet: supports() says so before anything is built
   }
   return nullptr;
 }
@@ -59,6 +61,8 @@ bool supports(const OpAttrs& attrs, const std::vector<DType>& in_dtypes, const s
   const OpKind kind = op_kind(attrs);
   auto is_float = [](DType t) { return t == DType::kFloat32 || t == DType::kFloat16 || t == DType::kBFloat16; };
   switch (kind) {
+    case OpKind::kGridSample:
+      return false;
     case OpKind::kMatMul: case OpKind::kGemm: case OpKind::kConv: case OpKind::kAttention:
       // Tensor-core libraries: fp32 (optionally tf32), fp16, bf16; no float64 or integers.
       // Attention's optional mask (input 3) may also be bool (true keeps).

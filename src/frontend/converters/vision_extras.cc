@@ -3,7 +3,9 @@
 // torch.tensor_split(x, indices=(1,), dim=2)); pieces are Slices of the input, with
 // Python slicing rules for the split points, as ATen computes them. im2col
 // (F.unfold; ConvBERT's span convolution): a constant-padded input whose flattened
-// spatial positions are gathered by one constant index list.
+// spatial positions are gathered by one constant index list. grid_sample
+// (F.grid_sample; RAFT's correlation lookup, spatial transformers): the GridSample
+// op, 2-d only, on the CPU backend.
 #include <cstring>
 #include <string>
 #include <vector>
@@ -128,9 +130,36 @@ Status convert_im2col(ConvertContext& ctx) {
   return bind_as_meta(ctx, 0, cols);
 }
 
+// grid_sampler(input [N, C, H, W], grid [N, Ho, Wo, 2], interpolation_mode,
+// padding_mode, align_corners): PyTorch's mode numbers are GridSampleAttrs'.
+Status convert_grid_sampler(ConvertContext& ctx) {
+  INGOT_ASSIGN_OR_RETURN(ValueId x, ctx.get_tensor("input"));
+  INGOT_ASSIGN_OR_RETURN(ValueId grid, ctx.get_tensor("grid"));
+  INGOT_ASSIGN_OR_RETURN(int64_t mode, ctx.get_int("interpolation_mode"));
+  INGOT_ASSIGN_OR_RETURN(int64_t padding, ctx.get_int("padding_mode"));
+  INGOT_ASSIGN_OR_RETURN(bool align_corners, ctx.get_bool("align_corners"));
+  const std::vector<int64_t> xs = ctx.value(x).shape, gs = ctx.value(grid).shape;
+  if (xs.size() != 4)
+    return ctx.unsupported_error("grid_sample on a " + std::to_string(xs.size()) +
+                                 "-d input (only 4-d inputs, 2-d sampling, are supported)");
+  if (gs.size() != 4 || gs[3] != 2 || gs[0] != xs[0])
+    return ctx.error("grid must be [N, Ho, Wo, 2] for an input " + shape_str(xs) + ", got " + shape_str(gs));
+  if (mode < 0 || mode > 2) return ctx.error("unknown interpolation_mode " + std::to_string(mode));
+  if (padding < 0 || padding > 2) return ctx.error("unknown padding_mode " + std::to_string(padding));
+  const DType dtype = ctx.value(x).dtype;
+  if (!is_floating(dtype) || ctx.value(grid).dtype != dtype)
+    return ctx.error(std::string("grid_sample needs a float input and a grid of the same dtype, got ") +
+                     dtype_name(dtype) + " and " + dtype_name(ctx.value(grid).dtype));
+  ValueId y = ctx.add_node(GridSampleAttrs{.mode = mode, .padding_mode = padding, .align_corners = align_corners},
+                           {x, grid}, dtype, {xs[0], xs[1], gs[1], gs[2]});
+  return bind_as_meta(ctx, 0, y);
+}
+
 }  // namespace
 
 void register_vision_extra_converters(ConverterTable& t) {
+  t.add("aten.grid_sampler.default", convert_grid_sampler);
+  t.add("aten.grid_sampler_2d.default", convert_grid_sampler);
   t.add("aten.im2col.default", convert_im2col);
   t.add("aten.tensor_split.indices", convert_tensor_split_indices);
   t.add("aten.tensor_split.sections", convert_tensor_split_sections);
