@@ -61,3 +61,26 @@ function(ingot_find_cudnn)
   target_include_directories(ingot::cudnn SYSTEM INTERFACE ${_cudnn_inc})
   target_link_libraries(ingot::cudnn INTERFACE ${_cudnn_lib})
 endfunction()
+
+# The cuDNN frontend (header-only C++ graph API over cuDNN, PyPI package
+# nvidia-cudnn-frontend, which installs include/ into site-packages): optional,
+# it adds cuDNN's fused attention as a tuning candidate. Sets
+# INGOT_CUDNN_FRONTEND_INCLUDE in the caller when found.
+set(INGOT_CUDNN_FRONTEND_ROOT "" CACHE PATH "directory holding cudnn_frontend.h (default: the Python environment's)")
+function(ingot_find_cudnn_frontend)
+  set(_hints ${INGOT_CUDNN_FRONTEND_ROOT} ${INGOT_CUDNN_FRONTEND_ROOT}/include)
+  find_program(_py NAMES python3 python NO_CACHE)
+  if(_py)
+    execute_process(COMMAND ${_py} -c "import sysconfig; print(sysconfig.get_paths()['platlib'])"
+                    OUTPUT_VARIABLE _platlib OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    list(APPEND _hints ${_platlib}/include)
+  endif()
+  find_path(_fe_inc cudnn_frontend.h HINTS ${_hints} NO_CACHE NO_DEFAULT_PATH)
+  if(_fe_inc)
+    message(STATUS "ingot: cuDNN frontend in ${_fe_inc} (cuDNN fused attention tactic on)")
+  else()
+    message(STATUS "ingot: cuDNN frontend not found (pip install nvidia-cudnn-frontend --no-deps); "
+                   "the cudnn attention tactic is off")
+  endif()
+  set(INGOT_CUDNN_FRONTEND_INCLUDE ${_fe_inc} PARENT_SCOPE)
+endfunction()

@@ -17,4 +17,7 @@ rm -rf .deps/usr/share/doc .deps/usr/share/man
 # PYTHONPATH=.deps/py where the machine's Python lacks it.
 (cd "$tmp" && pip download -q pybind11 --no-deps -d "$tmp/py") && mkdir -p .deps/py &&
   (cd .deps/py && unzip -qo "$tmp"/py/pybind11-*.whl)
+# The cuDNN frontend's headers (the cudnn attention tactic), from its PyPI wheel.
+(cd "$tmp" && pip download -q nvidia-cudnn-frontend==1.32.0 --no-deps -d "$tmp/fe") && mkdir -p .deps/cudnn-frontend &&
+  (cd .deps/cudnn-frontend && unzip -qo "$tmp"/fe/nvidia_cudnn_frontend-*.whl 'include/*')
 echo "unpacked ${#pkgs[@]} packages into .deps ($(du -sh .deps | cut -f1))"

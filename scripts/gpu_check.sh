@@ -19,7 +19,13 @@ if [ -n "$cudnn_root" ] && [ ! -e "$cudnn_root/lib/libcudnn.so" ]; then
   # The wheel ships only libcudnn.so.9; the linker wants the plain name.
   mkdir -p .deps/cudnn-link && ln -sf "$cudnn_root/lib/libcudnn.so.9" .deps/cudnn-link/libcudnn.so
 fi
-export LD_LIBRARY_PATH="${cudnn_root:+$cudnn_root/lib:}${LD_LIBRARY_PATH:-}"
+# cuDNN compiles some fused-attention kernels at run time with NVRTC: the Python
+# environment's copy (nvidia/cu13/lib or nvidia/cuda_nvrtc/lib) where there is one.
+nvrtc_dir=$(python3 -c "
+import glob, os, site
+hits = [h for p in site.getsitepackages() for h in glob.glob(p + '/nvidia/*/lib/libnvrtc.so.*')]
+print(os.path.dirname(hits[0]) if hits else '')" 2>/dev/null || true)
+export LD_LIBRARY_PATH="${cudnn_root:+$cudnn_root/lib:}${nvrtc_dir:+$nvrtc_dir:}${LD_LIBRARY_PATH:-}"
 
 # pybind11 for the Python extension: the machine's, else the copy in .deps/py.
 python3 -c "import pybind11" 2>/dev/null || export PYTHONPATH="$PWD/.deps/py${PYTHONPATH:+:$PYTHONPATH}"
@@ -28,14 +34,14 @@ if [ "$what" = all ] || [ "$what" = build ]; then
   t0=$(date +%s)
   cmake -S . -B build-gpu -G Ninja -DINGOT_CUDA=ON -DINGOT_DEPS_ROOT="$PWD/.deps" \
       ${cudnn_root:+-DINGOT_CUDNN_ROOT="$cudnn_root"} -DCMAKE_LIBRARY_PATH="$PWD/.deps/cudnn-link" \
-      >"$out/configure.log" 2>&1 && ninja -C build-gpu >"$out/build.log" 2>&1
+      -DINGOT_CUDNN_FRONTEND_ROOT="$PWD/.deps/cudnn-frontend" >"$out/configure.log" 2>&1 && ninja -C build-gpu >"$out/build.log" 2>&1
   rc=$?
   # The Python extension as pip builds it (private libstdc++, see python/CMakeLists.txt);
   # GPU_BUILD_PYTHON=0 skips it (a quicker build when only the C++ side is checked).
   if [ $rc -eq 0 ] && [ "${GPU_BUILD_PYTHON:-1}" != 0 ]; then
     cmake -S . -B build-gpu-py -G Ninja -DINGOT_CUDA=ON -DINGOT_BUILD_PYTHON=ON -DINGOT_BUILD_TESTS=OFF \
       -DINGOT_PRIVATE_CXX_RUNTIME=ON -DINGOT_DEPS_ROOT="$PWD/.deps" ${cudnn_root:+-DINGOT_CUDNN_ROOT="$cudnn_root"} \
-      -DCMAKE_LIBRARY_PATH="$PWD/.deps/cudnn-link" >>"$out/configure.log" 2>&1 && ninja -C build-gpu-py _ingot >>"$out/build.log" 2>&1
+      -DINGOT_CUDNN_FRONTEND_ROOT="$PWD/.deps/cudnn-frontend" -DCMAKE_LIBRARY_PATH="$PWD/.deps/cudnn-link" >>"$out/configure.log" 2>&1 && ninja -C build-gpu-py _ingot >>"$out/build.log" 2>&1
     rc=$?
   fi
   tail -30 "$out/build.log"

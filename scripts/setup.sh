@@ -22,6 +22,9 @@ APT_PACKAGES=(build-essential cmake ninja-build libminizip-dev nlohmann-json3-de
               flatbuffers-compiler libxxhash-dev libcli11-dev libeigen3-dev libgtest-dev python3-pip
               clang-14 libclang-rt-14-dev)
 PIP_PINS=(torch==2.10.0 torchvision==0.25.0 transformers==5.17.0 numpy pytest scikit-build-core pybind11)
+# Header-only C++ graph API of cuDNN (its include/ lands in site-packages); only
+# its headers are used, so none of its Python dependencies are installed.
+PIP_NO_DEPS_PINS=(nvidia-cudnn-frontend==1.32.0)
 
 install_apt_packages() {
   local missing=()
@@ -38,8 +41,9 @@ install_apt_packages() {
 }
 
 # Prints the pins that the Python environment does not satisfy.
-missing_python_packages() {
-  "$PYTHON" - "${PIP_PINS[@]}" <<'PY'
+missing_python_packages() { missing_python_packages_of "${PIP_PINS[@]}"; }
+missing_python_packages_of() {
+  "$PYTHON" - "$@" <<'PY'
 import sys
 from importlib import metadata
 for pin in sys.argv[1:]:
@@ -77,6 +81,14 @@ install_python_packages() {
   if [ ${#other_pins[@]} -gt 0 ]; then "${pip[@]}" "${other_pins[@]}"; fi
 }
 
+install_header_packages() {
+  local missing
+  missing=$(missing_python_packages_of "${PIP_NO_DEPS_PINS[@]}")
+  if [ -z "$missing" ]; then echo "header packages: all present"; return; fi
+  echo "header packages: installing" $missing
+  "${PIP_INSTALL[@]}" --no-deps $missing
+}
+
 if [ "${INGOT_SKIP_DEPS:-0}" != "1" ]; then
   step "installing dependencies"
   install_apt_packages
@@ -85,7 +97,10 @@ if [ "${INGOT_SKIP_DEPS:-0}" != "1" ]; then
     exit 1
   fi
   install_python_packages
+  install_header_packages
 fi
+# Where the Python environment keeps the cuDNN frontend's headers (if anywhere).
+FRONTEND_ROOT=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')/include
 
 # ------------------------------------------------------------------ 2. build
 BUILD=${INGOT_BUILD_DIR:-build}
@@ -96,7 +111,7 @@ if [ "${INGOT_SKIP_DEPS:-0}" != "1" ]; then INGOT_INSTALL_CMAKE=1; fi
 ingot_find_cmake
 echo "using $CMAKE ($("$CMAKE" --version | head -n1))"
 # Configuring again is cheap and picks up a newer CMake or new source files.
-"$CMAKE" -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
+"$CMAKE" -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DINGOT_CUDNN_FRONTEND_ROOT="$FRONTEND_ROOT"
 "$CMAKE" --build "$BUILD" -j "$(nproc)"
 
 # ------------------------------------------------------------------ 3. the Python package
@@ -106,7 +121,7 @@ step "installing the Python package (pip install .)"
 py_cuda=AUTO
 if ! nvidia-smi -L >/dev/null 2>&1; then py_cuda=OFF; fi
 CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "${PIP_INSTALL[@]}" --no-build-isolation -Cbuild-dir="$BUILD/python" \
-  -Ccmake.define.INGOT_CUDA=$py_cuda .
+  -Ccmake.define.INGOT_CUDA=$py_cuda -Ccmake.define.INGOT_CUDNN_FRONTEND_ROOT="$FRONTEND_ROOT" .
 "$PYTHON" -c "import ingot; print('python package:', ingot.__name__, ingot.__version__ if hasattr(ingot, '__version__') else '')"
 
 # ------------------------------------------------------------------ 4. the example

@@ -210,7 +210,8 @@ Status tune_plan(Plan& plan, const BuildOptions& options) {
     if (options.progress) options.progress("  " + line);
   };
   // The workspace the engine's steps get: what the backend asks for, capped by
-  // the user's limit. Tactics are timed with exactly this much scratch, so one
+  // the user's limit. Each candidate is timed with the scratch its own tactic
+  // asks for, within this much (the engine gives its step the same), so one
   // that needs more fails and is rejected.
   const uint64_t wanted = cuda::tuning_workspace_bytes(plan, options.allow_tf32);
   plan.workspace_bytes = options.workspace_limit ? std::min<uint64_t>(wanted, options.workspace_limit) : wanted;

@@ -194,6 +194,7 @@ inline Status run_with_tactic(const OpAttrs& attrs, DType t, const std::vector<s
   std::unique_ptr<cuda::StepState> state;
   bind_test_env(args, &state);
   args.tactic = tactic;
+  args.strict_tactic = !tactic.empty();  // as the tuner asks: no silent fallback
   Status st = cuda::run_kernel(attrs, args);
   cudaStreamSynchronize(g_env->stream);
   return st;
@@ -254,6 +255,7 @@ inline void check(const std::string& label, const OpAttrs& attrs, const std::vec
   std::unique_ptr<cuda::StepState> state;
   bind_test_env(gargs, &state);
   gargs.tactic = tactic;
+  gargs.strict_tactic = !tactic.empty();
   for (int pass = 0; pass < 2; ++pass) {
     for (size_t i = 0; i < outs.size(); ++i)
       ASSERT_EQ(cudaMemsetAsync(dout[i].data, 0xFF, gpu_out[i].bytes.size(), g_env->stream), cudaSuccess);

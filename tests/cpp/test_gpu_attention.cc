@@ -1,10 +1,12 @@
-// GPU tests of the CUDA attention tactics ("mma", "flash", "gemm", "rows" and the default
-// ""), each compared with the CPU backend (itself tested against PyTorch) on the
+// GPU tests of the CUDA attention tactics ("mma", "flash", "cudnn", "gemm", "rows" and
+// the default ""), each compared with the CPU backend (itself tested against PyTorch) on the
 // shapes the models use (ViT-B/16, BERT-base with float and bool masks) and the
 // edges: causal, grouped-query heads, L != S (single-query decode), head sizes
 // 32/128, unequal q/v head sizes, fully masked rows; and strided views (q, k, v
 // read in place from a packed projection, out written as [B, L, H, E]). Where a tactic is expected to
-// support a case, it must run it (an `unsupported` answer fails the test).
+// support a case, it must run it (an `unsupported` answer fails the test). cuDNN's
+// fused attention must run the model shapes (ViT, BERT's padding mask, causal,
+// packed views); elsewhere it runs where cuDNN accepts the case.
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -12,12 +14,35 @@
 #include <vector>
 
 #if defined(INGOT_WITH_CUDA)
+#include "backends/cuda/attention_cudnn.h"
 #include "gpu_test_util.h"
 
 namespace ingot {
 namespace {
 
 const char* const kTactics[] = {"mma", "mma32", "flash", "flash32", "gemm", "rows", ""};
+
+// Whether this build offers cuDNN's attention (the frontend headers were found).
+bool have_cudnn() { return cuda::cudnn_sdpa_available(); }
+
+// Runs the "cudnn" tactic on a case: required (cuDNN must accept it) or, for
+// edge cases, only where cuDNN's support check accepts it.
+void check_cudnn(const std::string& label, const AttentionAttrs& attrs, const std::vector<const HostTensor*>& in,
+                 const std::vector<int64_t>& out, bool required) {
+  const DType t = in[0]->dtype;
+  if (!have_cudnn() || !is_half_like(t)) return;
+  if (!required) {
+    std::vector<std::vector<int64_t>> shapes;
+    for (const HostTensor* h : in) shapes.push_back(h->shape);
+    // run_with_tactic gives every input q's dtype: a bool mask is asked about as a float one.
+    const Status st = run_with_tactic(attrs, t, shapes, out, "cudnn");
+    if (!st.ok()) {
+      std::printf("[ note ] %s: cuDNN declines (%s)\n", label.c_str(), st.message().c_str());
+      return;
+    }
+  }
+  check(label + " tactic 'cudnn'", attrs, in, {{t, out}}, 1e-4, true, "cudnn");
+}
 
 // Which tactics must run a case: mma and flash need fp16/bf16 and E == Ev in {32, 64, 128}.
 bool expect_supported(const std::string& tactic, DType t, int64_t e, int64_t ev) {
@@ -40,7 +65,7 @@ std::vector<int64_t> out_shape(const Shapes& s) {
 // make_mask(dtype) gives the mask for q's dtype (or an empty tensor for none).
 template <typename MakeMask>
 void run_all(const std::string& name, const AttentionAttrs& attrs, const Shapes& s, MakeMask make_mask,
-             uint32_t seed) {
+             uint32_t seed, bool cudnn_required = false) {
   for (DType t : kFloatTypes) {
     HostTensor q = rand_tensor(t, s.q, seed), k = rand_tensor(t, s.k, seed + 1), v = rand_tensor(t, s.v, seed + 2);
     HostTensor mask = make_mask(t);
@@ -51,6 +76,7 @@ void run_all(const std::string& name, const AttentionAttrs& attrs, const Shapes&
       const std::string label = name + " " + dtype_name(t) + " tactic '" + tactic + "'";
       check(label, attrs, in, {{t, out_shape(s)}}, 1e-4, true, tactic);
     }
+    check_cudnn(name + " " + dtype_name(t), attrs, in, out_shape(s), cudnn_required);
   }
 }
 
@@ -64,7 +90,7 @@ AttentionAttrs attrs_for(int64_t e, bool causal = false) {
 }
 
 TEST(GpuAttentionTactics, VitB16) {
-  run_all("vit 1x12x197x64", attrs_for(64), {{1, 12, 197, 64}, {1, 12, 197, 64}, {1, 12, 197, 64}}, no_mask, 10);
+  run_all("vit 1x12x197x64", attrs_for(64), {{1, 12, 197, 64}, {1, 12, 197, 64}, {1, 12, 197, 64}}, no_mask, 10, true);
 }
 
 TEST(GpuAttentionTactics, VitNoBatchDims) {
@@ -81,7 +107,7 @@ TEST(GpuAttentionTactics, BertFloatMask) {
     return m;
   };
   run_all("bert 2x12x128x64 float mask [2,1,1,128]", attrs_for(64),
-          {{2, 12, 128, 64}, {2, 12, 128, 64}, {2, 12, 128, 64}}, mask, 30);
+          {{2, 12, 128, 64}, {2, 12, 128, 64}, {2, 12, 128, 64}}, mask, 30, true);
 }
 
 TEST(GpuAttentionTactics, BertRandomFloatMaskWithInf) {
@@ -104,7 +130,7 @@ TEST(GpuAttentionTactics, BertBoolMask) {
     return m;
   };
   run_all("bert 2x12x128x64 bool mask [2,1,1,128]", attrs_for(64),
-          {{2, 12, 128, 64}, {2, 12, 128, 64}, {2, 12, 128, 64}}, padding, 50);
+          {{2, 12, 128, 64}, {2, 12, 128, 64}, {2, 12, 128, 64}}, padding, 50, true);
   auto rows = [](DType) {
     HostTensor m = rand_tensor(DType::kBool, {128, 128}, 51);
     for (int64_t j = 0; j < 128; ++j) m.set(5 * 128 + j, 0);  // a fully masked row gives zeros
@@ -116,7 +142,7 @@ TEST(GpuAttentionTactics, BertBoolMask) {
 
 TEST(GpuAttentionTactics, Causal) {
   run_all("causal 1x4x100x64", attrs_for(64, true), {{1, 4, 100, 64}, {1, 4, 100, 64}, {1, 4, 100, 64}}, no_mask,
-          60);
+          60, true);
   // Several query blocks (the flash kernel skips key blocks past the diagonal).
   run_all("causal 1x2x197x64", attrs_for(64, true), {{1, 2, 197, 64}, {1, 2, 197, 64}, {1, 2, 197, 64}}, no_mask,
           61);
@@ -162,13 +188,21 @@ struct DeviceArgs {
 TEST(GpuAttentionTactics, TacticList) {
   const Shapes vit{{32, 12, 197, 64}, {32, 12, 197, 64}, {32, 12, 197, 64}};
   DeviceArgs half(DType::kFloat16, vit);
-  EXPECT_EQ(cuda::candidate_tactics(attrs_for(64), half.args),
-            (std::vector<std::string>{"flash", "flash32", "mma", "mma32", "gemm", "rows"}));
+  std::vector<std::string> half_tactics = {"flash", "flash32", "mma", "mma32", "gemm", "rows"};
+  if (have_cudnn()) half_tactics.insert(half_tactics.begin() + 4, "cudnn");
+  EXPECT_EQ(cuda::candidate_tactics(attrs_for(64), half.args), half_tactics);
   DeviceArgs single(DType::kFloat32, vit);
   EXPECT_EQ(cuda::candidate_tactics(attrs_for(64), single.args), (std::vector<std::string>{"gemm", "rows"}));
+  // A bool mask: converted to an additive one for cuDNN, so cudnn is offered too.
+  DeviceArgs masked(DType::kFloat16, vit);
+  cuda::DeviceTensor bool_mask{nullptr, DType::kBool, {32, 1, 1, 197}};
+  masked.args.in.push_back(&bool_mask);
+  EXPECT_EQ(cuda::candidate_tactics(attrs_for(64), masked.args), half_tactics);
   const Shapes odd{{1, 2, 33, 48}, {1, 2, 45, 48}, {1, 2, 45, 24}};
   DeviceArgs odd_half(DType::kBFloat16, odd);
-  EXPECT_EQ(cuda::candidate_tactics(attrs_for(48), odd_half.args), (std::vector<std::string>{"gemm", "rows"}));
+  std::vector<std::string> odd_tactics = {"gemm", "rows"};
+  if (have_cudnn()) odd_tactics.insert(odd_tactics.begin(), "cudnn");  // cuDNN takes E 48 / Ev 24
+  EXPECT_EQ(cuda::candidate_tactics(attrs_for(48), odd_half.args), odd_tactics);
 }
 
 TEST(GpuAttentionTactics, WorkspaceSizes) {
@@ -180,6 +214,8 @@ TEST(GpuAttentionTactics, WorkspaceSizes) {
   EXPECT_EQ(cuda::workspace_size(attrs_for(64), half.args), 0u);
   half.args.tactic = "gemm";
   EXPECT_GE(cuda::workspace_size(attrs_for(64), half.args), scores);
+  half.args.tactic = "cudnn";
+  EXPECT_EQ(cuda::workspace_size(attrs_for(64), half.args), cuda::kCudnnSdpaWorkspace);
   DeviceArgs single(DType::kFloat32, vit);  // default for fp32 is gemm
   EXPECT_GE(cuda::workspace_size(attrs_for(64), single.args), scores);
 }
@@ -189,7 +225,8 @@ TEST(GpuAttentionTactics, UnknownAndUnsupportedTactics) {
   for (const auto& [dtype, tactic, code] :
        std::vector<std::tuple<DType, std::string, StatusCode>>{{DType::kFloat16, "bogus", StatusCode::kInvalidArgument},
                                                                {DType::kFloat32, "flash", StatusCode::kUnsupported},
-                                                               {DType::kFloat32, "mma", StatusCode::kUnsupported}}) {
+                                                               {DType::kFloat32, "mma", StatusCode::kUnsupported},
+                                                               {DType::kFloat32, "cudnn", StatusCode::kUnsupported}}) {
     HostTensor q = rand_tensor(dtype, s.q, 1), k = rand_tensor(dtype, s.k, 2), v = rand_tensor(dtype, s.v, 3);
     DeviceArgs d(dtype, s);
     DeviceBuf bq(q.bytes.size()), bk(k.bytes.size()), bv(v.bytes.size()), bo(q.bytes.size());
@@ -235,6 +272,7 @@ void run_packed(const std::string& name, int64_t B, int64_t L, int64_t H, int64_
       if (!expect_supported(tactic, t, E, E)) continue;
       check(name + " " + dtype_name(t) + " tactic '" + tactic + "'", a, in, {{t, {B, L, H, E}}}, 1e-4, true, tactic);
     }
+    check_cudnn(name + " " + dtype_name(t), a, in, {B, L, H, E}, true);
   }
 }
 
@@ -254,8 +292,9 @@ TEST(GpuAttentionViews, GemmTacticRefusesViews) {
   a.dims = {2, 4, 4, 16, 16, 64, 64};
   for (int t = 0; t < 4; ++t) a.views.insert(a.views.end(), {0, 4 * 16 * 64, 64, 4 * 64});  // [B, L, H, E]
   DeviceArgs half(DType::kFloat16, s);
-  EXPECT_EQ(cuda::candidate_tactics(a, half.args),
-            (std::vector<std::string>{"flash", "flash32", "mma", "mma32", "rows"}));
+  std::vector<std::string> expected = {"flash", "flash32", "mma", "mma32", "rows"};
+  if (have_cudnn()) expected.insert(expected.begin() + 4, "cudnn");
+  EXPECT_EQ(cuda::candidate_tactics(a, half.args), expected);
 }
 
 }  // namespace

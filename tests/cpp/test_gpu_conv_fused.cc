@@ -186,14 +186,34 @@ TEST(GpuConvFused, EveryTacticAndUnknownTactics) {
       const std::vector<int64_t> xs = {2, H, H, s.cin}, ws = {16, s.k, s.k, s.cin}, ys = {2, OH, OH, 16};
       HostTensor x = rand_tensor(t, xs, 37), w = rand_tensor(t, ws, 38, -0.3, 0.3), b = rand_tensor(t, {16}, 39);
       const std::vector<std::string> tactics = tactics_for(c, t, {xs, ws, b.shape}, ys);
-      size_t padded = 0;
+      size_t padded = 0, im2col = 0;
+      HostTensor r = rand_tensor(t, ys, 40);
+      ConvAttrs dilated = c;
+      dilated.dilation = {2, 2};
+      const int64_t DH = (H + 2 * s.pad - 2 * (s.k - 1) - 1) / s.stride + 1;
+      const std::vector<int64_t> dys = {2, DH, DH, 16};
       for (const std::string& tactic : tactics) {
         padded += tactic.rfind("pad8:algo:", 0) == 0;
         check(ts + " " + tactic, c, {&x, &w, &b}, {{t, ys}}, 1e-4, true, tactic);
+        if (tactic.rfind("im2col/", 0) != 0) continue;
+        // The patch-matrix GEMM: residual and activation in its epilogue, no bias.
+        ++im2col;
+        check(ts + " residual " + tactic, c, {&x, &w, &b, &r}, {{t, ys}}, 1e-4, true, tactic);
+        check(ts + " no bias " + tactic, c, {&x, &w}, {{t, ys}}, 1e-4, true, tactic);
       }
+      // Dilation 2 (a smaller product: its own tactic list).
+      for (const std::string& tactic : tactics_for(dilated, t, {xs, ws, b.shape}, dys))
+        if (tactic.rfind("im2col/", 0) == 0)
+          check(ts + " dilation 2 " + tactic, dilated, {&x, &w, &b}, {{t, dys}}, 1e-4, true, tactic);
       EXPECT_GT(padded, 0u) << ts;
+      EXPECT_GT(im2col, 0u) << ts;
     }
   }
+  // The im2col tactics are refused (clearly) where the input channels need no padding.
+  Status im2col_st = run_with_tactic(conv2d(1, 1, 1, -1, true), DType::kFloat16, {{1, 8, 8, 16}, {16, 3, 3, 16}},
+                                     {1, 8, 8, 16}, "im2col/lt:0");
+  EXPECT_FALSE(im2col_st.ok());
+  EXPECT_NE(im2col_st.to_string().find("multiple of 8"), std::string::npos) << im2col_st.to_string();
   // ... and refused on a conv whose channels need no padding.
   Status pad_st = run_with_tactic(conv2d(1, 1, 1, -1, true), DType::kFloat16, {{1, 8, 8, 16}, {16, 3, 3, 16}},
                                   {1, 8, 8, 16}, "pad8:algo:1");

@@ -7,8 +7,9 @@
 // tactics, in tie-break order (attention_tactics): "flash" and "flash32" (WMMA
 // tensor cores, 64- or 32-row query blocks, attention_flash.cu), "mma" and
 // "mma32" (raw mma.sync flash attention with everything in registers, 64- or
-// 32-row query blocks, attention_mma.cu), "gemm" (cuBLASLt + softmax,
-// attention_gemm.cu) and "rows" (below). "" runs flash, else gemm, else rows (the
+// 32-row query blocks, attention_mma.cu), "cudnn" (cuDNN's fused attention
+// engine, attention_cudnn.cc), "gemm" (cuBLASLt + softmax, attention_gemm.cu)
+// and "rows" (below). "" runs flash, else gemm, else rows (the
 // tuner picks mma where it measures faster); the choice and any library
 // descriptors are built on the first run and cached in the step state.
 //
@@ -17,9 +18,12 @@
 // key length runs in fixed memory: no workspace, no score matrix. Each lane
 // scores one key of the chunk against the query (held in shared memory), then
 // the warp accumulates the chunk's values, each lane owning Ev/32 output columns.
+#include <cstdio>
+#include <mutex>
 #include <string>
 
 #include "backends/cuda/attention_common.cuh"
+#include "backends/cuda/attention_cudnn.h"
 
 namespace ingot::cuda {
 namespace {
@@ -212,17 +216,84 @@ Result<AttnProblem> parse_problem(const OpAttrs& attrs, const KernelArgs& args) 
 // SMs of the GPUs ingot targets (H100 SXM: 132), for the untuned flash block choice.
 constexpr int64_t kTypicalSmCount = 132;
 
-enum class Tactic { kMma, kMma32, kFlash, kFlash32, kGemm, kRows };
+enum class Tactic { kMma, kMma32, kFlash, kFlash32, kCudnn, kGemm, kRows };
 
 Result<Tactic> parse_tactic(const std::string& t) {
   if (t == "mma") return Tactic::kMma;
   if (t == "mma32") return Tactic::kMma32;
   if (t == "flash") return Tactic::kFlash;
   if (t == "flash32") return Tactic::kFlash32;
+  if (t == "cudnn") return Tactic::kCudnn;
   if (t == "gemm") return Tactic::kGemm;
   if (t == "rows") return Tactic::kRows;
   return invalid_argument("[cuda attention] unknown tactic '" + t +
-                          "' (expected mma, mma32, flash, flash32, gemm, rows or empty)");
+                          "' (expected mma, mma32, flash, flash32, cudnn, gemm, rows or empty)");
+}
+
+// A bool mask reaches cuDNN as an additive one (0 keeps, -inf drops) converted
+// into the workspace on every run, in the mask's own (broadcast) shape: bytes.
+size_t converted_mask_bytes(const KernelArgs& args) {
+  if (args.in.size() < 4 || !args.in[3] || args.in[3]->dtype != DType::kBool) return 0;
+  return (static_cast<size_t>(args.in[3]->numel()) * 2 + 255) / 256 * 256;
+}
+
+template <typename T>
+__global__ void bool_to_additive_mask(const bool* __restrict__ keep, T* __restrict__ out, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = keep[i] ? from_float<T>(0.f) : from_float<T>(-INFINITY);
+}
+
+Status convert_bool_mask(const AttnProblem& p, const KernelArgs& args) {
+  const int64_t n = args.in[3]->numel();
+  const bool* keep = static_cast<const bool*>(args.in[3]->data);
+  if (p.dtype == DType::kFloat16)
+    bool_to_additive_mask<<<blocks_for(n), kThreads, 0, args.stream>>>(keep, static_cast<__half*>(args.workspace), n);
+  else
+    bool_to_additive_mask<<<blocks_for(n), kThreads, 0, args.stream>>>(keep, static_cast<__nv_bfloat16*>(args.workspace),
+                                                                       n);
+  INGOT_CUDA_CHECK_LAUNCH("bool_to_additive_mask");
+  return {};
+}
+
+// The problem as cuDNN's attention sees it; `unsupported` for masks it cannot
+// take (more than one batch dim, broadcast over keys).
+Result<CudnnSdpaDesc> cudnn_desc(const AttnProblem& p) {
+  CudnnSdpaDesc d;
+  d.dtype = p.dtype;
+  d.batch = p.batch;
+  d.hq = p.hq;
+  d.hkv = p.hkv;
+  d.L = p.L;
+  d.S = p.S;
+  d.E = p.E;
+  d.Ev = p.Ev;
+  d.q = p.q;
+  d.k = p.k;
+  d.v = p.v;
+  d.out = p.out;
+  d.scale = p.scale;
+  d.causal = p.causal;
+  if (p.mask.kind) {
+    const AttnMask& m = p.mask;
+    if (m.lead_rank < 1 || m.lead_rank > 2 || m.ms_s == 0)
+      return unsupported("[cuda attention] cudnn: mask layout (one batch dim, keys not broadcast)");
+    d.has_bias = true;
+    const int64_t sb = m.lead_rank == 2 ? m.lead_strides[0] : 0, sh = m.lead_strides[m.lead_rank - 1];
+    const int64_t full[4] = {p.batch, p.hq, p.L, p.S}, stride[4] = {sb, sh, m.ms_l, m.ms_s};
+    // A broadcast dim (stride 0) has size 1 for cuDNN, with the stride a packed
+    // tensor would give it.
+    int64_t next = 1;
+    for (int i = 3; i >= 0; --i) {
+      d.bias_dims[i] = stride[i] == 0 ? 1 : full[i];
+      d.bias_strides[i] = stride[i] == 0 ? next : stride[i];
+      next = d.bias_dims[i] * d.bias_strides[i];
+    }
+  }
+  return d;
+}
+
+bool mask_aligned(const AttnProblem& p, const KernelArgs& args) {
+  return p.mask.kind != 2 || (args.in.size() > 3 && args.in[3] && reinterpret_cast<uintptr_t>(args.in[3]->data) % 16 == 0);
 }
 
 // Whether a tactic can run this problem with these arguments (ok or the reason why not).
@@ -238,6 +309,15 @@ Status tactic_supports(Tactic t, const AttnProblem& p, const KernelArgs& args) {
       if (!flash_aligned(args))
         return unsupported("[cuda attention] flash: q, k, v and out must be 16-byte aligned");
       return {};
+    case Tactic::kCudnn: {
+      INGOT_ASSIGN_OR_RETURN(const CudnnSdpaDesc d, cudnn_desc(p));
+      INGOT_RETURN_IF_ERROR(cudnn_sdpa_check(d));
+      if (!flash_aligned(args) || !mask_aligned(p, args))
+        return unsupported("[cuda attention] cudnn: q, k, v, out and the mask must be 16-byte aligned");
+      if (converted_mask_bytes(args) > kCudnnSdpaWorkspace / 2)
+        return unsupported("[cuda attention] cudnn: the bool mask is too large to convert in the workspace");
+      return {};
+    }
     case Tactic::kGemm: return gemm_check(p, args.workspace_bytes);
     case Tactic::kRows: return {};
   }
@@ -249,7 +329,18 @@ struct AttentionState final : StepState {
   AttnProblem problem;
   Tactic tactic = Tactic::kRows;
   std::unique_ptr<StepState> gemm_plan;
+  std::shared_ptr<const CudnnSdpaPlan> cudnn_plan;
 };
+
+// An engine tuned to use cuDNN's attention on a machine where cuDNN cannot build
+// it (no NVRTC, another GPU): said once per process, then our own kernels run.
+void warn_cudnn_fallback(const Status& why) {
+  static std::once_flag once;
+  std::call_once(once, [&] {
+    std::fprintf(stderr, "ingot: warning: cuDNN attention unavailable here (%s); using ingot's kernels\n",
+                 why.message().c_str());
+  });
+}
 
 Result<std::unique_ptr<AttentionState>> build_state(const OpAttrs& attrs, const KernelArgs& args) {
   auto st = std::make_unique<AttentionState>();
@@ -276,6 +367,21 @@ Result<std::unique_ptr<AttentionState>> build_state(const OpAttrs& attrs, const 
   if (st->tactic == Tactic::kFlash || st->tactic == Tactic::kFlash32)
     INGOT_RETURN_IF_ERROR(flash_prepare(st->problem));
   if (st->tactic == Tactic::kMma || st->tactic == Tactic::kMma32) INGOT_RETURN_IF_ERROR(mma_prepare(st->problem));
+  if (st->tactic == Tactic::kCudnn) {
+    auto desc = cudnn_desc(p);
+    const size_t mask_bytes = converted_mask_bytes(args);
+    auto plan = desc.ok() ? cudnn_sdpa_plan(desc.value(), args.handles ? args.handles->cudnn : nullptr,
+                                            args.workspace_bytes > mask_bytes ? args.workspace_bytes - mask_bytes : 0)
+                          : Result<std::shared_ptr<const CudnnSdpaPlan>>(desc.status());
+    if (plan.ok()) {
+      st->cudnn_plan = std::move(plan).value();
+    } else {
+      if (args.strict_tactic) return plan.status();
+      warn_cudnn_fallback(plan.status());
+      st->tactic = mma_check(p).ok() ? Tactic::kMma : Tactic::kRows;
+      if (st->tactic == Tactic::kMma) INGOT_RETURN_IF_ERROR(mma_prepare(st->problem));
+    }
+  }
   if (st->tactic == Tactic::kGemm) {
     auto plan = gemm_prepare(p, args);
     if (!plan.ok()) {
@@ -346,6 +452,16 @@ Status attention(const OpAttrs& attrs, const KernelArgs& args) {
       // The state was built for aligned pointers; rebound unaligned ones take the fallback.
       if (flash_aligned(args)) return flash_launch(p, args);
       return rows_launch(p, args);
+    case Tactic::kCudnn:
+      if (flash_aligned(args) && mask_aligned(p, args)) {
+        const size_t mask_bytes = p.mask.kind == 1 ? converted_mask_bytes(args) : 0;
+        if (mask_bytes) INGOT_RETURN_IF_ERROR(convert_bool_mask(p, args));
+        return cudnn_sdpa_run(*st->cudnn_plan, args.handles->cudnn, args.stream, args.in[0]->data, args.in[1]->data,
+                              args.in[2]->data, args.out[0]->data,
+                              mask_bytes ? args.workspace : (p.mask.kind ? p.mask.data : nullptr),
+                              static_cast<char*>(args.workspace) + mask_bytes);
+      }
+      return rows_launch(p, args);
     case Tactic::kGemm:
       if (gemm_plan_fits(*st->gemm_plan, args)) return gemm_launch(*st->gemm_plan, p, args);
       return rows_launch(p, args);
@@ -369,6 +485,7 @@ std::vector<std::string> attention_tactics(const OpAttrs& attrs, const KernelArg
     tactics.push_back("mma");
     tactics.push_back("mma32");
   }
+  if (auto d = cudnn_desc(p); d.ok() && cudnn_sdpa_check(d.value()).ok()) tactics.push_back("cudnn");
   if (!p.strided) tactics.push_back("gemm");  // its workspace is sized for it when the tuner picks it
   tactics.push_back("rows");
   return tactics;
@@ -383,6 +500,7 @@ size_t attention_workspace_size(const OpAttrs& attrs, const KernelArgs& args) {
   const AttnProblem& p = parsed.value();
   const size_t gemm_bytes = gemm_attention_workspace(p);
   if (args.tactic == "gemm") return gemm_bytes;
+  if (args.tactic == "cudnn") return kCudnnSdpaWorkspace;
   if (args.tactic.empty() && !flash_check(p).ok() && !p.strided && gemm_bytes <= (size_t{256} << 20))
     return gemm_bytes;
   return 0;

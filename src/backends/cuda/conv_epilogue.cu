@@ -7,6 +7,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cstring>
 #include <string>
 
 #include "backends/cuda/conv_epilogue.h"
@@ -95,6 +96,55 @@ Status pad_channels(DType dtype, const void* x, void* y, int64_t rows, int64_t c
     default: return unsupported(std::string("[cuda conv] channel padding of ") + dtype_name(dtype));
   }
   INGOT_CUDA_CHECK_LAUNCH("pad_channels");
+  return {};
+}
+
+// One thread per 8 consecutive columns of a row (one 16-byte store): the image
+// stems this serves have few channels, so a group spans several (ky, kx) taps and
+// each element is gathered on its own; the reads hit L2 (the input is small next
+// to the matrix).
+__global__ void im2col_kernel(const uint16_t* __restrict__ x, uint16_t* __restrict__ cols, Im2colGeometry g,
+                              int64_t groups_per_row, int64_t total) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  const int64_t k_used = g.kh * g.kw * g.c;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += stride) {
+    const int64_t row = i / groups_per_row;
+    const int64_t k0 = (i - row * groups_per_row) * 8;
+    const int64_t ox = row % g.ow, t = row / g.ow, oy = t % g.oh, b = t / g.oh;
+    const int64_t iy0 = oy * g.sh - g.ph, ix0 = ox * g.sw - g.pw;
+    const uint16_t* xb = x + b * g.h * g.w * g.c;
+    uint16_t v[8];
+    int64_t ci = k0 % g.c, tap = k0 / g.c;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      uint16_t e = 0;
+      if (k0 + j < k_used) {
+        const int64_t ky = tap / g.kw, kx = tap - ky * g.kw;
+        const int64_t iy = iy0 + ky * g.dh, ix = ix0 + kx * g.dw;
+        if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) e = xb[(iy * g.w + ix) * g.c + ci];
+      }
+      v[j] = e;
+      if (++ci == g.c) {
+        ci = 0;
+        ++tap;
+      }
+    }
+    uint4 packed;
+    memcpy(&packed, v, sizeof(packed));
+    *reinterpret_cast<uint4*>(cols + row * g.cols + k0) = packed;
+  }
+}
+
+Status im2col_nhwc(DType dtype, const void* x, void* cols, const Im2colGeometry& g, cudaStream_t stream) {
+  if (dtype_size(dtype) != 2) return unsupported(std::string("[cuda conv] im2col of ") + dtype_name(dtype));
+  if (g.cols % 8 != 0 || g.cols < g.kh * g.kw * g.c || g.c < 1)
+    return internal_error("[cuda conv] bad im2col geometry");
+  if (reinterpret_cast<uintptr_t>(cols) % 16 != 0) return internal_error("[cuda conv] im2col output misaligned");
+  const int64_t groups_per_row = g.cols / 8, total = g.rows() * groups_per_row;
+  if (total == 0) return {};
+  im2col_kernel<<<blocks_for(total), kThreads, 0, stream>>>(static_cast<const uint16_t*>(x),
+                                                             static_cast<uint16_t*>(cols), g, groups_per_row, total);
+  INGOT_CUDA_CHECK_LAUNCH("im2col");
   return {};
 }
 

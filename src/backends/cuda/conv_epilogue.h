@@ -1,7 +1,8 @@
 // The convolution family's own kernels (conv_epilogue.cu), used by convolution.cc:
 // the epilogue where cuDNN's fused conv-bias-activation call cannot do it all
 // (activations other than relu, convs without bias, algorithms the fused call
-// refuses, transposed convs), and the channel padding of the "pad8" tactics.
+// refuses, transposed convs), the channel padding of the "pad8" tactics and the
+// patch matrix of the "im2col/" tactics.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -32,5 +33,20 @@ Status run_conv_epilogue(DType dtype, void* y, const ConvEpilogue& e, cudaStream
 // c_in): channels-last tensors widened with zero channels. 2- or 4-byte dtypes.
 Status pad_channels(DType dtype, const void* x, void* y, int64_t rows, int64_t c_in, int64_t c_out,
                     cudaStream_t stream);
+
+// The geometry of a 2-d channels-last convolution as an im2col matrix product.
+struct Im2colGeometry {
+  int64_t n = 0, h = 0, w = 0, c = 0;     // input [N, H, W, C]
+  int64_t oh = 0, ow = 0;                 // output spatial size
+  int64_t kh = 0, kw = 0;                 // kernel
+  int64_t sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+  int64_t cols = 0;                       // row length: kh*kw*c rounded up (zeros past it)
+  int64_t rows() const { return n * oh * ow; }
+};
+
+// cols[(b, oy, ox), (ky, kx, ci)] = x[b, oy*sh - ph + ky*dh, ox*sw - pw + kx*dw, ci]
+// (zero outside the image and past kh*kw*c): the patch matrix whose product with
+// the [Cout, kh, kw, C] weight (rows padded to g.cols) is the convolution. 2-byte dtypes.
+Status im2col_nhwc(DType dtype, const void* x, void* cols, const Im2colGeometry& g, cudaStream_t stream);
 
 }  // namespace ingot::cuda

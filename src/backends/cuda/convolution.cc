@@ -32,6 +32,11 @@
 // input to a multiple of 8 channels with zeros (in the workspace, every run) and
 // the weight likewise (once, in device memory the step's state owns), then runs
 // cuDNN's algorithm n on the padded problem: the same sums, zeros added.
+// "im2col/<gemm tactic>" serves the same stems differently: the patch matrix
+// [N*OH*OW, kh*kw*C rounded up to 8] is written into the workspace
+// (conv_epilogue.cu) and multiplied by the weight as a cuBLASLt GEMM with the
+// conv's epilogue fused; for a 3-channel 7x7 stem that is one memory-bound pass
+// and a K = 152 GEMM instead of a convolution on 8 mostly-zero channels.
 #include <cudnn.h>
 
 #include <algorithm>
@@ -435,16 +440,21 @@ struct GemmView {
   GemmAttrs attrs;
   DeviceTensor a, b, residual, out;
   KernelArgs args;
+  GemmView() = default;
+  GemmView(const GemmView&) = delete;  // args point at the members
+  GemmView& operator=(const GemmView&) = delete;
 };
 
-std::unique_ptr<GemmView> gemm_view(const ConvAttrs& c, const KernelArgs& args, std::string tactic) {
-  auto v = std::make_unique<GemmView>();
+// Fills v with the pointwise conv's GEMM (the im2col tactic then swaps a and b).
+// Rows are output pixels; the view points into itself, so it is filled in place.
+void fill_gemm_view(GemmView& view, const ConvAttrs& c, const KernelArgs& args, std::string tactic) {
+  GemmView* v = &view;
   const DeviceTensor& x = *args.in[0];
   const DeviceTensor& w = *args.in[1];
   const DeviceTensor* bias = args.in.size() > 2 ? args.in[2] : nullptr;
   const DeviceTensor* residual = args.in.size() > 3 ? args.in[3] : nullptr;
   DeviceTensor& y = *args.out[0];
-  const int64_t m = x.shape[0] * x.shape[1] * x.shape[2], cin = x.shape[3], cout = w.shape[0];
+  const int64_t m = y.shape[0] * y.shape[1] * y.shape[2], cin = x.shape[3], cout = w.shape[0];
   v->attrs.trans_b = true;
   v->attrs.alpha = 1.0;
   v->attrs.beta = 1.0;
@@ -462,7 +472,103 @@ std::unique_ptr<GemmView> gemm_view(const ConvAttrs& c, const KernelArgs& args, 
     v->args.in[3] = &v->residual;
   }
   v->args.out = {&v->out};
-  return v;
+}
+
+// ------------------------------------------------------- im2col + Gemm (image stems)
+
+constexpr const char* kIm2colPrefix = "im2col/";
+
+// Whether the im2col tactics apply: the convs pad8 serves (channels-last 2-d
+// 16-bit convs with one group and input channels not a multiple of 8).
+bool im2col_applies(const ConvAttrs& c, const KernelArgs& args) {
+  return padded_channel_count(c, args) > 0 && args.out.size() == 1 && args.out[0] && args.out[0]->rank() == 4 &&
+         c.stride.size() == 2 && c.padding.size() == 2;
+}
+
+Im2colGeometry im2col_geometry(const ConvAttrs& c, const KernelArgs& args) {
+  const DeviceTensor& x = *args.in[0];
+  const DeviceTensor& w = *args.in[1];
+  const DeviceTensor& y = *args.out[0];
+  Im2colGeometry g;
+  g.n = x.shape[0];
+  g.h = x.shape[1];
+  g.w = x.shape[2];
+  g.c = x.shape[3];
+  g.oh = y.shape[1];
+  g.ow = y.shape[2];
+  g.kh = w.shape[1];
+  g.kw = w.shape[2];
+  g.sh = c.stride[0];
+  g.sw = c.stride[1];
+  g.ph = c.padding[0];
+  g.pw = c.padding[1];
+  g.dh = c.dilation.size() == 2 ? c.dilation[0] : 1;
+  g.dw = c.dilation.size() == 2 ? c.dilation[1] : 1;
+  g.cols = (g.kh * g.kw * g.c + 7) / 8 * 8;
+  return g;
+}
+
+// Workspace bytes the patch matrix takes (at the workspace's start, 256-aligned).
+size_t im2col_bytes(const Im2colGeometry& g, DType t) {
+  const size_t bytes = static_cast<size_t>(g.rows() * g.cols) * dtype_size(t);
+  return (bytes + 255) / 256 * 256;
+}
+
+// The weight as a [Cout, g.cols] matrix (zero columns past kh*kw*C), owned, and
+// the GEMM's own cached state.
+struct Im2colState final : StepState {
+  void* weight = nullptr;
+  std::unique_ptr<StepState> gemm;
+  ~Im2colState() override {
+    if (weight) cudaFree(weight);
+  }
+};
+
+// The GEMM the tactic runs: patches [M, cols] x weight [Cout, cols]^T with the
+// conv's epilogue; `patches` / `weight` null while only listing tactics.
+void im2col_gemm_view(GemmView& v, const ConvAttrs& c, const KernelArgs& args, const Im2colGeometry& g,
+                      void* patches, const void* weight, std::string tactic) {
+  fill_gemm_view(v, c, args, std::move(tactic));
+  const DType t = args.in[0]->dtype;
+  v.a = {patches, t, {g.rows(), g.cols}};
+  v.b = {const_cast<void*>(weight), t, {args.in[1]->shape[0], g.cols}};
+  const size_t used = im2col_bytes(g, t);
+  v.args.workspace = patches ? static_cast<char*>(args.workspace) + used : nullptr;
+  v.args.workspace_bytes = args.workspace_bytes > used ? args.workspace_bytes - used : 0;
+}
+
+Status run_im2col(const ConvAttrs& c, const KernelArgs& args) {
+  if (!im2col_applies(c, args))
+    return invalid_argument("[cuda conv] tactic '" + args.tactic + "' needs a channels-last float16/bfloat16 2-d "
+                            "convolution with one group and input channels that are not a multiple of 8");
+  const Im2colGeometry g = im2col_geometry(c, args);
+  const DeviceTensor& x = *args.in[0];
+  const size_t used = im2col_bytes(g, x.dtype);
+  if (used > args.workspace_bytes)
+    return invalid_argument("[cuda conv] tactic '" + args.tactic + "' needs " + std::to_string(used) +
+                            " workspace bytes for the patch matrix, the step has " +
+                            std::to_string(args.workspace_bytes));
+  if (!*args.state) {
+    auto st = std::make_unique<Im2colState>();
+    const DeviceTensor& w = *args.in[1];
+    const size_t bytes = static_cast<size_t>(w.shape[0] * g.cols) * dtype_size(w.dtype);
+    if (cudaMalloc(&st->weight, bytes) != cudaSuccess) {
+      st->weight = nullptr;
+      cudaGetLastError();  // not sticky: clear it
+      return device_error("[cuda conv] cannot allocate " + std::to_string(bytes) + " bytes for the im2col weight");
+    }
+    INGOT_RETURN_IF_ERROR(
+        pad_channels(w.dtype, w.data, st->weight, w.shape[0], g.kh * g.kw * g.c, g.cols, args.stream));
+    *args.state = std::move(st);
+  }
+  auto* st = dynamic_cast<Im2colState*>(args.state->get());
+  if (!st) return internal_error("[cuda conv] im2col: unexpected step state");
+  INGOT_RETURN_IF_ERROR(im2col_nhwc(x.dtype, x.data, args.workspace, g, args.stream));
+  GemmView v;
+  im2col_gemm_view(v, c, args, g, args.workspace, st->weight,
+                   args.tactic.substr(std::char_traits<char>::length(kIm2colPrefix)));
+  v.args.state = &st->gemm;
+  return linear_algebra(OpAttrs{v.attrs}, v.args);
 }
 
 }  // namespace
@@ -474,9 +580,11 @@ Status convolution(const OpAttrs& attrs, const KernelArgs& args) {
     if (!pointwise_as_gemm(*c, args))
       return invalid_argument("[cuda conv] tactic '" + args.tactic +
                               "' needs a channels-last 1x1 convolution with stride 1, no padding and one group");
-    auto view = gemm_view(*c, args, args.tactic.substr(std::char_traits<char>::length(kGemmPrefix)));
-    return linear_algebra(OpAttrs{view->attrs}, view->args);
+    GemmView view;
+    fill_gemm_view(view, *c, args, args.tactic.substr(std::char_traits<char>::length(kGemmPrefix)));
+    return linear_algebra(OpAttrs{view.attrs}, view.args);
   }
+  if (args.tactic.rfind(kIm2colPrefix, 0) == 0) return run_im2col(*c, args);
   if (!*args.state) {
     INGOT_ASSIGN_OR_RETURN(auto st, prepare(*c, args));
     *args.state = std::move(st);
@@ -513,8 +621,17 @@ std::vector<std::string> conv_tactics(const OpAttrs& attrs, const KernelArgs& ar
   if (!usable.ok()) return {};
   std::vector<std::string> gemm, pad;
   if (pointwise_as_gemm(*c, args)) {
-    auto view = gemm_view(*c, args, "");
-    for (std::string& t : gemm_tactics(OpAttrs{view->attrs}, view->args)) gemm.push_back(kGemmPrefix + t);
+    GemmView view;
+    fill_gemm_view(view, *c, args, "");
+    for (std::string& t : gemm_tactics(OpAttrs{view.attrs}, view.args)) gemm.push_back(kGemmPrefix + t);
+  }
+  if (im2col_applies(*c, args)) {
+    const Im2colGeometry g = im2col_geometry(*c, args);
+    if (im2col_bytes(g, args.in[0]->dtype) < args.workspace_bytes) {
+      GemmView view;
+      im2col_gemm_view(view, *c, args, g, nullptr, nullptr, "");
+      for (std::string& t : gemm_tactics(OpAttrs{view.attrs}, view.args)) gemm.push_back(kIm2colPrefix + t);
+    }
   }
   if (const int64_t padded = padded_channel_count(*c, args); padded > 0) {
     const size_t pad_bytes = padded_input_bytes(args, padded);
@@ -540,9 +657,16 @@ std::vector<std::string> conv_tactics(const OpAttrs& attrs, const KernelArgs& ar
 size_t conv_workspace_size(const OpAttrs& attrs, const KernelArgs& args, bool any_tactic) {
   constexpr size_t kLibraryBytes = size_t{32} << 20;  // cuDNN's and cuBLASLt's scratch
   const auto* c = std::get_if<ConvAttrs>(&attrs);
-  if (!c || !(any_tactic || args.tactic.rfind(kPadPrefix, 0) == 0)) return kLibraryBytes;
-  const int64_t padded = padded_channel_count(*c, args);
-  return padded ? kLibraryBytes + padded_input_bytes(args, padded) : kLibraryBytes;
+  if (!c) return kLibraryBytes;
+  const bool pad = args.tactic.rfind(kPadPrefix, 0) == 0, im2col = args.tactic.rfind(kIm2colPrefix, 0) == 0;
+  size_t bytes = kLibraryBytes;
+  if (any_tactic || pad) {
+    const int64_t padded = padded_channel_count(*c, args);
+    if (padded) bytes = std::max(bytes, kLibraryBytes + padded_input_bytes(args, padded));
+  }
+  if ((any_tactic || im2col) && im2col_applies(*c, args))
+    bytes = std::max(bytes, kLibraryBytes + im2col_bytes(im2col_geometry(*c, args), args.in[0]->dtype));
+  return bytes;
 }
 
 }  // namespace ingot::cuda

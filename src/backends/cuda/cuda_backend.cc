@@ -109,6 +109,8 @@ size_t max_workspace_size(const OpAttrs& attrs, const KernelArgs& args) {
     KernelArgs gemm_args = args;
     gemm_args.tactic = "gemm";
     bytes = std::max(bytes, attention_workspace_size(attrs, gemm_args));
+    gemm_args.tactic = "cudnn";  // cuDNN's fused attention gets a fixed budget
+    bytes = std::max(bytes, attention_workspace_size(attrs, gemm_args));
   }
   return bytes;
 }

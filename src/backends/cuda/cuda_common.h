@@ -60,6 +60,9 @@ struct KernelArgs {
   // The plan step's kernel choice (PlanStep::tactic, set by the build-time tuner);
   // "" = the family's default. Each family parses its own tactic strings.
   std::string tactic;
+  // Set by the build-time tuner: a tactic that cannot run fails instead of
+  // falling back to another kernel (which would be timed under its name).
+  bool strict_tactic = false;
 };
 
 // Scratch bytes a step needs (asked once when the context is created).

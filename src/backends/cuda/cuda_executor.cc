@@ -84,6 +84,7 @@ class CudaContext final : public BackendContext {
     states_.resize(plan_.steps.size());
     args_.resize(plan_.steps.size());
     size_t workspace = 0;
+    std::vector<size_t> step_workspace(plan_.steps.size());
     for (size_t s = 0; s < plan_.steps.size(); ++s) {
       const PlanStep& step = plan_.steps[s];
       KernelArgs& a = args_[s];
@@ -94,15 +95,18 @@ class CudaContext final : public BackendContext {
       for (const auto& [k, v] : plan_.build.options)
         if (k == "allow_tf32") a.allow_tf32 = (v == "true" || v == "1");
       a.tactic = step.tactic;
-      workspace = std::max(workspace, workspace_size(step.attrs, a));
+      step_workspace[s] = workspace_size(step.attrs, a);
+      workspace = std::max(workspace, step_workspace[s]);
     }
     // The engine records the workspace its tactics were chosen with (capped by
     // --workspace-limit); engines without a record keep the per-step sizes.
     if (plan_.workspace_bytes > 0) workspace = plan_.workspace_bytes;
     INGOT_RETURN_IF_ERROR(workspace_.allocate(workspace, "the workspace"));
-    for (KernelArgs& a : args_) {
-      a.workspace = workspace_.ptr;
-      a.workspace_bytes = workspace;
+    // Each step sees the scratch it was tuned with (its own size, within the
+    // buffer): some cuDNN algorithms pick different kernels with more of it.
+    for (size_t s = 0; s < args_.size(); ++s) {
+      args_[s].workspace = workspace_.ptr;
+      args_[s].workspace_bytes = std::min(workspace, step_workspace[s]);
     }
     return {};
   }

@@ -258,6 +258,11 @@ struct TuningSession::Impl {
     a.workspace_bytes = settings.workspace_bytes;
     a.state = state;
     a.tactic = tactic;
+    a.strict_tactic = true;
+    // Timed with the scratch this tactic gets in the engine (cuda_executor.cc),
+    // not the largest any candidate needs: cuDNN's algorithms run different
+    // kernels with more of it.
+    a.workspace_bytes = std::min<size_t>(a.workspace_bytes, workspace_size(plan.steps[s].attrs, a));
     return a;
   }
 
