@@ -49,7 +49,9 @@ struct TimingEntry {
 class TimingCache {
  public:
   // Bumped when the key or entry format changes; entries of another version are ignored.
-  static constexpr int kFormatVersion = 2;  // 2: conv gemm/ and gemm lt-tanh: tactics
+  // 2: conv gemm/ and gemm lt-tanh: tactics; 3: attention cudnn, conv im2col/, and every
+  // candidate timed with its own workspace (older timings of cuDNN algorithms do not hold).
+  static constexpr int kFormatVersion = 3;
 
   // A missing file is an empty cache; a malformed one is an error naming the file.
   static Result<TimingCache> load(const std::string& path);
