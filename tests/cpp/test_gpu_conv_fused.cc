@@ -224,8 +224,22 @@ TEST(GpuConvFused, EveryTacticAndUnknownTactics) {
                               {1, 8, 8, 16}, "gemm/lt:0");
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.to_string().find("1x1"), std::string::npos) << st.to_string();
+  // cuDNN's algorithm with a stated scratch size ("algo:<n>@<bytes>"): the same
+  // numbers; more scratch than the step has is refused, naming the workspace.
+  for (DType t : {DType::kFloat16, DType::kFloat32}) {
+    const ConvAttrs c = conv2d(1, 1, 1, fn(UnaryFn::kRelu), true);
+    const std::vector<int64_t> xs = {2, 9, 9, 16}, ws = {32, 3, 3, 16}, ys = {2, 9, 9, 32};
+    HostTensor x = rand_tensor(t, xs, 51), w = rand_tensor(t, ws, 52, -0.2, 0.2), b = rand_tensor(t, {32}, 53);
+    const std::vector<std::string> tactics = tactics_for(c, t, {xs, ws, b.shape}, ys);
+    ASSERT_FALSE(tactics.empty());
+    const std::string sized = tactics[0] + "@" + std::to_string(size_t{1} << 20);
+    check(std::string(dtype_name(t)) + " " + sized, c, {&x, &w, &b}, {{t, ys}}, 1e-4, true, sized);
+    Status big = run_with_tactic(c, t, {xs, ws, b.shape}, ys, tactics[0] + "@" + std::to_string(size_t{1} << 38));
+    EXPECT_EQ(big.code(), StatusCode::kUnsupported) << big.to_string();
+    EXPECT_NE(big.to_string().find("workspace"), std::string::npos) << big.to_string();
+  }
   // An unknown or unusable tactic is refused with a clear error, never ignored.
-  for (const std::string bad : {"algo:999", "winograd", "algo:"}) {
+  for (const std::string bad : {"algo:999", "winograd", "algo:", "algo:1@x", "algo:1@"}) {
     st = run_with_tactic(conv2d(1, 1, 1, -1, false), DType::kFloat32, {{1, 4, 8, 8}, {4, 4, 3, 3}}, {1, 4, 8, 8}, bad);
     EXPECT_FALSE(st.ok()) << bad;
     EXPECT_NE(st.to_string().find("tactic"), std::string::npos) << st.to_string();

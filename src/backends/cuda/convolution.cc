@@ -32,6 +32,11 @@
 // input to a multiple of 8 channels with zeros (in the workspace, every run) and
 // the weight likewise (once, in device memory the step's state owns), then runs
 // cuDNN's algorithm n on the padded problem: the same sums, zeros added.
+// "algo:<n>@<bytes>" is algorithm n given <bytes> of scratch instead of the
+// default 32 MiB: cuDNN runs a different kernel for one algorithm depending on
+// the scratch it is handed (ResNet-50's stem at batch 32, algorithm 1: 0.40 ms
+// with 32 MiB, 0.09 ms with 148 MiB on an H100), so the tuner times both; the
+// engine records the bytes in the tactic and gives the step that much.
 // "im2col/<gemm tactic>" serves the same stems differently: the patch matrix
 // [N*OH*OW, kh*kw*C rounded up to 8] is written into the workspace
 // (conv_epilogue.cu) and multiplied by the weight as a cuBLASLt GEMM with the
@@ -198,6 +203,7 @@ Status describe(const ConvAttrs& c, const KernelArgs& args, ConvState& st, int64
 struct Candidate {
   int algo;
   cudnnMathType_t math;
+  size_t memory = 0;  // the most scratch cuDNN rated this algorithm with
 };
 
 // cuDNN's rated algorithms for this convolution, in its order. Left out: ones that
@@ -221,9 +227,12 @@ Result<std::vector<Candidate>> candidates(const ConvAttrs& c, const KernelArgs& 
     if (status != CUDNN_STATUS_SUCCESS || memory > workspace_bytes) return;
     if (fp32_strict && (math == CUDNN_TENSOR_OP_MATH || math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)) return;
     std::vector<Candidate>& list = det == CUDNN_DETERMINISTIC && !imprecise(algo) ? out : fallback;
-    for (const Candidate& k : list)
-      if (k.algo == algo) return;
-    list.push_back({algo, math});
+    for (Candidate& k : list)
+      if (k.algo == algo) {
+        k.memory = std::max(k.memory, memory);
+        return;
+      }
+    list.push_back({algo, math, memory});
   };
   int found = 0;
   if (!c.transposed) {
@@ -246,14 +255,31 @@ Result<std::vector<Candidate>> candidates(const ConvAttrs& c, const KernelArgs& 
 
 std::string tactic_name(int algo) { return "algo:" + std::to_string(algo); }
 
+// Scratch every conv step gets by default (cuDNN's and cuBLASLt's), and the most
+// an "algo:<n>@<bytes>" candidate may ask for.
+constexpr size_t kLibraryBytes = size_t{32} << 20;
+constexpr size_t kLargeAlgoBytes = size_t{256} << 20;
+
+// "algo:<n>@<bytes>" -> ("algo:<n>", bytes); other tactics -> (tactic, 0).
+std::pair<std::string, size_t> split_scratch(const std::string& tactic) {
+  const size_t at = tactic.find('@');
+  if (at == std::string::npos || at + 1 == tactic.size() || tactic.rfind("algo:", 0) != 0) return {tactic, 0};
+  size_t bytes = 0;
+  for (size_t i = at + 1; i < tactic.size(); ++i) {
+    if (tactic[i] < '0' || tactic[i] > '9' || bytes > (size_t{1} << 40)) return {tactic, 0};
+    bytes = bytes * 10 + static_cast<size_t>(tactic[i] - '0');
+  }
+  return {tactic.substr(0, at), bytes};
+}
+
 Result<int> parse_tactic(const std::string& tactic) {
   const std::string prefix = "algo:";
   if (tactic.compare(0, prefix.size(), prefix) != 0 || tactic.size() == prefix.size())
-    return invalid_argument("[cuda conv] unknown tactic '" + tactic + "' (expected algo:<int>)");
+    return invalid_argument("[cuda conv] unknown tactic '" + tactic + "' (expected algo:<int>[@<bytes>])");
   int value = 0;
   for (size_t i = prefix.size(); i < tactic.size(); ++i) {
     if (tactic[i] < '0' || tactic[i] > '9' || value > 1000)
-      return invalid_argument("[cuda conv] unknown tactic '" + tactic + "' (expected algo:<int>)");
+      return invalid_argument("[cuda conv] unknown tactic '" + tactic + "' (expected algo:<int>[@<bytes>])");
     value = value * 10 + (tactic[i] - '0');
   }
   return value;
@@ -345,6 +371,11 @@ Result<std::unique_ptr<ConvState>> prepare(const ConvAttrs& c, const KernelArgs&
     tactic = tactic.substr(std::char_traits<char>::length(kPadPrefix));
     if (tactic.empty()) return invalid_argument("[cuda conv] unknown tactic '" + args.tactic + "' (expected pad8:algo:<int>)");
   }
+  const auto [base_tactic, scratch] = split_scratch(tactic);
+  if (scratch > workspace)
+    return unsupported("[cuda conv] tactic '" + args.tactic + "' needs " + std::to_string(scratch) +
+                       " workspace bytes, the step has " + std::to_string(workspace));
+  tactic = base_tactic;
   INGOT_RETURN_IF_ERROR(describe(c, args, *st, padded));
   INGOT_ASSIGN_OR_RETURN(std::vector<Candidate> usable, candidates(c, args, *st, workspace));
   if (usable.empty())
@@ -612,6 +643,26 @@ Status convolution(const OpAttrs& attrs, const KernelArgs& args) {
   return dnn_status(s, "cudnnConvolutionBiasActivationForward");
 }
 
+namespace {
+// The scratch sizes above the default worth timing cuDNN's algorithm k with: what
+// cuDNN says it wants (its workspace query, its ratings) and the most this step
+// may be given (the tuning allowance, at most kLargeAlgoBytes).
+std::vector<size_t> larger_scratch(const ConvAttrs& c, const KernelArgs& args, const ConvState& st,
+                                   const Candidate& k) {
+  size_t wanted = k.memory;
+  size_t queried = 0;
+  if (cudnnGetConvolutionForwardWorkspaceSize(args.handles->cudnn, st.x, st.w, st.conv, st.y,
+                                              static_cast<cudnnConvolutionFwdAlgo_t>(k.algo),
+                                              &queried) == CUDNN_STATUS_SUCCESS)
+    wanted = std::max(wanted, queried);
+  const size_t allowance = std::min(args.workspace_bytes, kLargeAlgoBytes);
+  std::vector<size_t> sizes;
+  if (wanted > kLibraryBytes && wanted <= allowance) sizes.push_back(wanted);
+  if (allowance > kLibraryBytes && allowance != wanted) sizes.push_back(allowance);
+  return sizes;
+}
+}  // namespace
+
 std::vector<std::string> conv_tactics(const OpAttrs& attrs, const KernelArgs& args) {
   const auto* c = std::get_if<ConvAttrs>(&attrs);
   if (!c || !args.handles || !args.handles->cudnn) return {};
@@ -644,10 +695,16 @@ std::vector<std::string> conv_tactics(const OpAttrs& attrs, const KernelArgs& ar
   }
   // cuDNN's first choice stays first (the default and the tuner's reference); then
   // the lists interleaved, so that a tuner timing only the first few sees them all.
+  std::vector<std::string> dnn;
+  for (size_t i = 0; i < usable.value().size(); ++i) {
+    const Candidate& k = usable.value()[i];
+    dnn.push_back(tactic_name(k.algo));
+    if (i < 2 && !c->transposed)
+      for (size_t bytes : larger_scratch(*c, args, st, k)) dnn.push_back(tactic_name(k.algo) + "@" + std::to_string(bytes));
+  }
   std::vector<std::string> out;
-  const std::vector<Candidate>& dnn = usable.value();
   for (size_t i = 0; i < std::max({dnn.size(), gemm.size(), pad.size()}); ++i) {
-    if (i < dnn.size()) out.push_back(tactic_name(dnn[i].algo));
+    if (i < dnn.size()) out.push_back(dnn[i]);
     if (i < pad.size()) out.push_back(pad[i]);
     if (i < gemm.size()) out.push_back(gemm[i]);
   }
@@ -655,9 +712,9 @@ std::vector<std::string> conv_tactics(const OpAttrs& attrs, const KernelArgs& ar
 }
 
 size_t conv_workspace_size(const OpAttrs& attrs, const KernelArgs& args, bool any_tactic) {
-  constexpr size_t kLibraryBytes = size_t{32} << 20;  // cuDNN's and cuBLASLt's scratch
   const auto* c = std::get_if<ConvAttrs>(&attrs);
   if (!c) return kLibraryBytes;
+  if (const size_t scratch = split_scratch(args.tactic).second; scratch > 0) return std::max(kLibraryBytes, scratch);
   const bool pad = args.tactic.rfind(kPadPrefix, 0) == 0, im2col = args.tactic.rfind(kIm2colPrefix, 0) == 0;
   size_t bytes = kLibraryBytes;
   if (any_tactic || pad) {
@@ -666,6 +723,8 @@ size_t conv_workspace_size(const OpAttrs& attrs, const KernelArgs& args, bool an
   }
   if ((any_tactic || im2col) && im2col_applies(*c, args))
     bytes = std::max(bytes, kLibraryBytes + im2col_bytes(im2col_geometry(*c, args), args.in[0]->dtype));
+  // The tuner may time cuDNN's algorithms with more scratch than the default.
+  if (any_tactic && !c->transposed) bytes = std::max(bytes, kLargeAlgoBytes);
   return bytes;
 }
 

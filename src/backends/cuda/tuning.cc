@@ -369,6 +369,7 @@ Result<std::unique_ptr<TuningSession>> TuningSession::create(const Plan& plan, c
 std::vector<std::string> TuningSession::candidates(size_t step) {
   if (step >= impl_->plan.steps.size()) return {};
   KernelArgs a = impl_->args_for(step, "", nullptr);
+  a.workspace_bytes = impl_->settings.workspace_bytes;  // list what fits the whole allowance
   return candidate_tactics(impl_->plan.steps[step].attrs, a);
 }
 
