@@ -19,8 +19,8 @@ if [ -n "$cudnn_root" ] && [ ! -e "$cudnn_root/lib/libcudnn.so" ]; then
   # The wheel ships only libcudnn.so.9; the linker wants the plain name.
   mkdir -p .deps/cudnn-link && ln -sf "$cudnn_root/lib/libcudnn.so.9" .deps/cudnn-link/libcudnn.so
 fi
-# cuDNN compiles some fused-attention kernels at run time with NVRTC: the Python
-# environment's copy (nvidia/cu13/lib or nvidia/cuda_nvrtc/lib) where there is one.
+# cuDNN builds some engines at run time with NVRTC: the Python environment's copy
+# (nvidia/cu13/lib or nvidia/cuda_nvrtc/lib) where there is one.
 nvrtc_dir=$(python3 -c "
 import glob, os, site
 hits = [h for p in site.getsitepackages() for h in glob.glob(p + '/nvidia/*/lib/libnvrtc.so.*')]
