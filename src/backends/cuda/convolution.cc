@@ -41,7 +41,9 @@
 // [N*OH*OW, kh*kw*C rounded up to 8] is written into the workspace
 // (conv_epilogue.cu) and multiplied by the weight as a cuBLASLt GEMM with the
 // conv's epilogue fused; for a 3-channel 7x7 stem that is one memory-bound pass
-// and a K = 152 GEMM instead of a convolution on 8 mostly-zero channels.
+// and a K = 152 GEMM instead of a convolution on 8 mostly-zero channels (on an
+// H100 ResNet-50's stem measured 0.35 ms this way, behind the cuDNN tactics; it
+// stays a candidate for other stems and GPUs).
 #include <cudnn.h>
 
 #include <algorithm>
