@@ -122,7 +122,7 @@ PlanKey key_of(const CudnnSdpaDesc& d, cudnnContext* handle) {
   std::vector<int64_t> k = {static_cast<int64_t>(d.dtype), d.batch, d.hq, d.hkv, d.L, d.S, d.E, d.Ev, d.causal,
                             d.has_bias};
   for (const AttnView* v : {&d.q, &d.k, &d.v, &d.out})
-    k.insert(k.end(), {v->offset % 8, v->stride_b, v->stride_h, v->stride_row});
+    k.insert(k.end(), {v->stride_b, v->stride_h, v->stride_row});  // offsets are applied per run
   for (int i = 0; i < 4; ++i) k.insert(k.end(), {d.bias_dims[i], d.bias_strides[i]});
   return {handle, std::move(k), d.scale};
 }
@@ -190,7 +190,11 @@ Result<std::shared_ptr<const CudnnSdpaPlan>> cudnn_sdpa_plan(const CudnnSdpaDesc
     }
   }
   auto built = build_plan(d, handle, workspace_bytes);
-  if (built.ok()) cache[key] = built.value();
+  if (built.ok()) {
+    // Contexts come and go (each with its own handle): drop the plans none holds.
+    std::erase_if(cache, [](const auto& entry) { return entry.second.expired(); });
+    cache[key] = built.value();
+  }
   return built;
 }
 

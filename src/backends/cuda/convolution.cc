@@ -478,33 +478,32 @@ struct GemmView {
   GemmView& operator=(const GemmView&) = delete;
 };
 
-// Fills v with the pointwise conv's GEMM (the im2col tactic then swaps a and b).
+// Fills v with the pointwise conv's GEMM (the im2col tactic then replaces a and b).
 // Rows are output pixels; the view points into itself, so it is filled in place.
-void fill_gemm_view(GemmView& view, const ConvAttrs& c, const KernelArgs& args, std::string tactic) {
-  GemmView* v = &view;
+void fill_gemm_view(GemmView& v, const ConvAttrs& c, const KernelArgs& args, std::string tactic) {
   const DeviceTensor& x = *args.in[0];
   const DeviceTensor& w = *args.in[1];
   const DeviceTensor* bias = args.in.size() > 2 ? args.in[2] : nullptr;
   const DeviceTensor* residual = args.in.size() > 3 ? args.in[3] : nullptr;
   DeviceTensor& y = *args.out[0];
   const int64_t m = y.shape[0] * y.shape[1] * y.shape[2], cin = x.shape[3], cout = w.shape[0];
-  v->attrs.trans_b = true;
-  v->attrs.alpha = 1.0;
-  v->attrs.beta = 1.0;
-  v->attrs.activation = relu_like(c) ? static_cast<int64_t>(UnaryFn::kRelu) : c.activation;
-  v->attrs.activation_alpha = c.activation_alpha;
-  v->attrs.activation_beta = c.activation_beta;
-  v->a = {x.data, x.dtype, {m, cin}};
-  v->b = {w.data, w.dtype, {cout, cin}};
-  v->out = {y.data, y.dtype, {m, cout}};
-  v->args = args;
-  v->args.tactic = std::move(tactic);
-  v->args.in = {&v->a, &v->b, bias, nullptr};
+  v.attrs.trans_b = true;
+  v.attrs.alpha = 1.0;
+  v.attrs.beta = 1.0;
+  v.attrs.activation = relu_like(c) ? static_cast<int64_t>(UnaryFn::kRelu) : c.activation;
+  v.attrs.activation_alpha = c.activation_alpha;
+  v.attrs.activation_beta = c.activation_beta;
+  v.a = {x.data, x.dtype, {m, cin}};
+  v.b = {w.data, w.dtype, {cout, cin}};
+  v.out = {y.data, y.dtype, {m, cout}};
+  v.args = args;
+  v.args.tactic = std::move(tactic);
+  v.args.in = {&v.a, &v.b, bias, nullptr};
   if (residual) {
-    v->residual = {residual->data, residual->dtype, {m, cout}};
-    v->args.in[3] = &v->residual;
+    v.residual = {residual->data, residual->dtype, {m, cout}};
+    v.args.in[3] = &v.residual;
   }
-  v->args.out = {&v->out};
+  v.args.out = {&v.out};
 }
 
 // ------------------------------------------------------- im2col + Gemm (image stems)

@@ -105,12 +105,12 @@ size_t max_workspace_size(const OpAttrs& attrs, const KernelArgs& args) {
   size_t bytes = workspace_size(attrs, args);
   if (op_kind(attrs) == OpKind::kConv) bytes = conv_workspace_size(attrs, args, true);
   if (op_kind(attrs) == OpKind::kAttention) {
-    // The gemm tactic's score matrix is the largest attention scratch.
-    KernelArgs gemm_args = args;
-    gemm_args.tactic = "gemm";
-    bytes = std::max(bytes, attention_workspace_size(attrs, gemm_args));
-    gemm_args.tactic = "cudnn";  // cuDNN's fused attention gets a fixed budget
-    bytes = std::max(bytes, attention_workspace_size(attrs, gemm_args));
+    // The tactics with scratch: gemm's score matrix, cuDNN's fixed budget.
+    KernelArgs tactic_args = args;
+    for (const char* tactic : {"gemm", "cudnn"}) {
+      tactic_args.tactic = tactic;
+      bytes = std::max(bytes, attention_workspace_size(attrs, tactic_args));
+    }
   }
   return bytes;
 }
