@@ -148,11 +148,36 @@ TEST(GpuConvFused, EveryTacticAndUnknownTactics) {
       const std::vector<int64_t> out = cl ? nhwc(ys) : ys;
       const std::vector<std::string> tactics = tactics_for(c, t, {x.shape, w.shape, b.shape, r.shape}, out);
       ASSERT_FALSE(tactics.empty()) << ts;
+      size_t graph = 0;
       for (const std::string& tactic : tactics) {
-        ASSERT_EQ(tactic.rfind("algo:", 0), 0u) << tactic;
+        // cuDNN legacy algorithms everywhere; graph-API engines for 16-bit channels-last.
+        const bool is_graph = tactic.rfind("graph:", 0) == 0;
+        ASSERT_TRUE(tactic.rfind("algo:", 0) == 0 || is_graph) << tactic;
+        graph += is_graph;
         check(ts + (cl ? " nhwc " : " nchw ") + tactic, c, {&x, &w, &b, &r}, {{t, out}}, 1e-4, true, tactic);
       }
+      if (!cl || !is_half_like(t)) continue;
+      EXPECT_GT(graph, 0u) << ts << ": no cuDNN graph-API engine offered";
+      // The other epilogues a graph carries (each its own graph and engine list).
+      for (const std::string& tactic : tactics_for(c, t, {x.shape, w.shape, b.shape}, out))
+        if (tactic.rfind("graph:", 0) == 0)
+          check(ts + " nhwc no residual " + tactic, c, {&x, &w, &b}, {{t, out}}, 1e-4, true, tactic);
+      const ConvAttrs plain = conv2d(1, 1, 1, -1, true);
+      for (const std::string& tactic : tactics_for(plain, t, {x.shape, w.shape}, out))
+        if (tactic.rfind("graph:", 0) == 0)
+          check(ts + " nhwc no bias, no relu " + tactic, plain, {&x, &w}, {{t, out}}, 1e-4, true, tactic);
     }
+  }
+  // The graph tactics are refused (clearly) where they do not apply: strided
+  // channel counts, other activations, unknown indices.
+  Status graph_st = run_with_tactic(conv2d(1, 1, 1, -1, true), DType::kFloat16, {{1, 8, 8, 3}, {16, 3, 3, 3}},
+                                    {1, 8, 8, 16}, "graph:0");
+  EXPECT_FALSE(graph_st.ok());
+  EXPECT_NE(graph_st.to_string().find("multiple of 8"), std::string::npos) << graph_st.to_string();
+  for (const std::string bad : {"graph:", "graph:x", "graph:999"}) {
+    graph_st = run_with_tactic(conv2d(1, 1, 1, -1, true), DType::kFloat16, {{1, 8, 8, 16}, {16, 3, 3, 16}},
+                               {1, 8, 8, 16}, bad);
+    EXPECT_FALSE(graph_st.ok()) << bad;
   }
   // A pointwise NHWC conv (ResNet's bottleneck 1x1 with residual) also offers the
   // cuBLASLt product; every one of its tactics must agree with the CPU backend.

@@ -44,14 +44,20 @@
 // and a K = 152 GEMM instead of a convolution on 8 mostly-zero channels (on an
 // H100 ResNet-50's stem measured 0.35 ms this way, behind the cuDNN tactics; it
 // stays a candidate for other stems and GPUs).
+// "graph:<i>" runs the convolution and its whole epilogue as one cuDNN graph with
+// cuDNN's i-th engine configuration (conv_cudnn_graph.cc), for channels-last
+// 16-bit convs with one group, channel counts a multiple of 8 and no activation
+// or ReLU.
 #include <cudnn.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "backends/cuda/conv_cudnn_graph.h"
 #include "backends/cuda/conv_epilogue.h"
 #include "backends/cuda/cuda_common.h"
 
@@ -603,6 +609,74 @@ Status run_im2col(const ConvAttrs& c, const KernelArgs& args) {
   return linear_algebra(OpAttrs{v.attrs}, v.args);
 }
 
+// ------------------------------------------------------- cuDNN graph API
+
+constexpr const char* kGraphPrefix = "graph:";
+constexpr int64_t kGraphCandidates = 4;  // engine configurations the tuner times
+
+// The conv as a graph-API problem, where the "graph:" tactics apply.
+std::optional<ConvGraphDesc> graph_desc(const ConvAttrs& c, const KernelArgs& args) {
+  if (!c.channels_last || c.transposed || c.groups != 1) return std::nullopt;
+  if (args.in.size() < 2 || !args.in[0] || !args.in[1] || args.out.size() != 1 || !args.out[0]) return std::nullopt;
+  const DeviceTensor& x = *args.in[0];
+  const DeviceTensor& w = *args.in[1];
+  const DeviceTensor& y = *args.out[0];
+  if (x.rank() != 4 || w.rank() != 4 || y.rank() != 4) return std::nullopt;
+  if (x.dtype != DType::kFloat16 && x.dtype != DType::kBFloat16) return std::nullopt;
+  if (c.activation >= 0 && !relu_like(c)) return std::nullopt;
+  if (c.stride.size() != 2 || c.padding.size() != 2 || (!c.dilation.empty() && c.dilation.size() != 2))
+    return std::nullopt;
+  ConvGraphDesc d;
+  d.dtype = x.dtype;
+  d.n = x.shape[0];
+  d.h = x.shape[1];
+  d.w = x.shape[2];
+  d.c = x.shape[3];
+  d.k = w.shape[0];
+  d.r = w.shape[1];
+  d.s = w.shape[2];
+  d.oh = y.shape[1];
+  d.ow = y.shape[2];
+  if (d.c % 8 != 0 || d.k % 8 != 0 || w.shape[3] != d.c || y.shape[3] != d.k) return std::nullopt;
+  for (int i = 0; i < 2; ++i) {
+    d.pad[i] = c.padding[i];
+    d.stride[i] = c.stride[i];
+    d.dilation[i] = c.dilation.empty() ? 1 : c.dilation[i];
+  }
+  d.bias = args.in.size() > 2 && args.in[2];
+  d.residual = args.in.size() > 3 && args.in[3];
+  d.relu = c.activation >= 0;
+  return d;
+}
+
+struct ConvGraphState final : StepState {
+  std::shared_ptr<const ConvGraphPlan> plan;
+};
+
+Status run_graph(const ConvAttrs& c, const KernelArgs& args) {
+  const std::optional<ConvGraphDesc> d = graph_desc(c, args);
+  if (!d)
+    return invalid_argument("[cuda conv] tactic '" + args.tactic + "' needs a channels-last float16/bfloat16 2-d "
+                            "convolution with one group, channels a multiple of 8 and no activation or ReLU");
+  if (!*args.state) {
+    int64_t index = -1;
+    const std::string digits = args.tactic.substr(std::char_traits<char>::length(kGraphPrefix));
+    if (!digits.empty() && digits.size() < 4 && digits.find_first_not_of("0123456789") == std::string::npos)
+      index = std::stoll(digits);
+    if (index < 0) return invalid_argument("[cuda conv] unknown tactic '" + args.tactic + "' (expected graph:<int>)");
+    auto st = std::make_unique<ConvGraphState>();
+    INGOT_ASSIGN_OR_RETURN(st->plan, conv_graph_plan(*d, args.handles->cudnn, index, args.workspace_bytes));
+    *args.state = std::move(st);
+  }
+  auto* st = dynamic_cast<ConvGraphState*>(args.state->get());
+  if (!st) return internal_error("[cuda conv] graph: unexpected step state");
+  const DeviceTensor* bias = args.in.size() > 2 ? args.in[2] : nullptr;
+  const DeviceTensor* residual = args.in.size() > 3 ? args.in[3] : nullptr;
+  return conv_graph_run(*st->plan, args.handles->cudnn, args.stream, args.in[0]->data, args.in[1]->data,
+                        bias ? bias->data : nullptr, residual ? residual->data : nullptr, args.out[0]->data,
+                        args.workspace);
+}
+
 }  // namespace
 
 Status convolution(const OpAttrs& attrs, const KernelArgs& args) {
@@ -617,6 +691,7 @@ Status convolution(const OpAttrs& attrs, const KernelArgs& args) {
     return linear_algebra(OpAttrs{view.attrs}, view.args);
   }
   if (args.tactic.rfind(kIm2colPrefix, 0) == 0) return run_im2col(*c, args);
+  if (args.tactic.rfind(kGraphPrefix, 0) == 0) return run_graph(*c, args);
   if (!*args.state) {
     INGOT_ASSIGN_OR_RETURN(auto st, prepare(*c, args));
     *args.state = std::move(st);
@@ -671,7 +746,11 @@ std::vector<std::string> conv_tactics(const OpAttrs& attrs, const KernelArgs& ar
   if (!describe(*c, args, st).ok()) return {};
   auto usable = candidates(*c, args, st, args.workspace_bytes);
   if (!usable.ok()) return {};
-  std::vector<std::string> gemm, pad;
+  std::vector<std::string> gemm, pad, graph;
+  if (const auto d = graph_desc(*c, args)) {
+    const int64_t count = std::min(conv_graph_plan_count(*d, args.handles->cudnn), kGraphCandidates);
+    for (int64_t i = 0; i < count; ++i) graph.push_back(kGraphPrefix + std::to_string(i));
+  }
   if (pointwise_as_gemm(*c, args)) {
     GemmView view;
     fill_gemm_view(view, *c, args, "");
@@ -704,8 +783,9 @@ std::vector<std::string> conv_tactics(const OpAttrs& attrs, const KernelArgs& ar
       for (size_t bytes : larger_scratch(*c, args, st, k)) dnn.push_back(tactic_name(k.algo) + "@" + std::to_string(bytes));
   }
   std::vector<std::string> out;
-  for (size_t i = 0; i < std::max({dnn.size(), gemm.size(), pad.size()}); ++i) {
+  for (size_t i = 0; i < std::max({dnn.size(), gemm.size(), pad.size(), graph.size()}); ++i) {
     if (i < dnn.size()) out.push_back(dnn[i]);
+    if (i < graph.size()) out.push_back(graph[i]);
     if (i < pad.size()) out.push_back(pad[i]);
     if (i < gemm.size()) out.push_back(gemm[i]);
   }
