@@ -6,8 +6,9 @@
 // enqueue call). CUDA inputs and outputs stay in device memory during timing
 // (like trtexec --noDataTransfers), so the numbers are the engine's own work.
 // --profile times every plan step through a separate backend context
-// (BackendContext::profile_steps, eager, no CUDA graph) and prints the steps
-// sorted by time. --json writes every number for scripts (bench/compare.py).
+// (BackendContext::profile_steps, eager, no CUDA graph, each step's GPU time
+// without the host's launch overhead) and prints the steps sorted by time with
+// the tactic the tuner chose. --json writes every number for scripts (bench/compare.py).
 //
 // Input loading duplicates a few lines of cmd_run.cc on purpose: those helpers
 // are private to that file, and the two commands may diverge (bench needs device
@@ -232,7 +233,7 @@ Result<IterationTimes> run_once(ExecutionContext& ctx, DeviceResources& dev) {
 
 struct ProfileRow {
   size_t step;
-  std::string op, node, location;
+  std::string op, tactic, node, location;
   double ms, percent;
 };
 
@@ -250,7 +251,7 @@ Result<std::vector<ProfileRow>> profile(const Engine& engine, const Bindings& bi
   std::vector<ProfileRow> rows;
   for (size_t s = 0; s < ms.size(); ++s) {
     const PlanStep& step = impl.plan.steps[s];
-    rows.push_back({s, op_name(op_kind(step.attrs)), step.source.node_name, step.source.location, ms[s],
+    rows.push_back({s, op_name(op_kind(step.attrs)), step.tactic, step.source.node_name, step.source.location, ms[s],
                     total > 0 ? 100.0 * ms[s] / total : 0.0});
   }
   std::stable_sort(rows.begin(), rows.end(), [](const ProfileRow& a, const ProfileRow& b) { return a.ms > b.ms; });
@@ -270,14 +271,14 @@ void print_stats(const char* what, const Stats& s) {
 void print_profile(const std::vector<ProfileRow>& rows, int iterations) {
   double total = 0;
   for (const auto& r : rows) total += r.ms;
-  std::cout << "\nper-step profile (eager, no CUDA graph; mean of " << iterations << " runs; sum " << std::fixed
-            << std::setprecision(4) << total << " ms):\n";
-  std::cout << std::left << std::setw(7) << "  step" << std::setw(18) << "op" << std::setw(40) << "source node"
-            << std::right << std::setw(11) << "ms" << std::setw(9) << "%" << "\n";
+  std::cout << "\nper-step profile (GPU time per step, run eagerly without launch gaps; mean of " << iterations
+            << " runs; sum " << std::fixed << std::setprecision(4) << total << " ms):\n";
+  std::cout << std::left << std::setw(7) << "  step" << std::setw(18) << "op" << std::setw(22) << "tactic"
+            << std::setw(40) << "source node" << std::right << std::setw(11) << "ms" << std::setw(9) << "%" << "\n";
   for (const auto& r : rows) {
     std::string node = r.node + (r.location.empty() ? "" : " (" + r.location + ")");
-    std::cout << "  " << std::left << std::setw(5) << r.step << std::setw(18) << shorten(r.op, 17) << std::setw(40)
-              << shorten(node, 39) << std::right << std::setw(11) << std::setprecision(4) << r.ms << std::setw(8)
+    std::cout << "  " << std::left << std::setw(5) << r.step << std::setw(18) << shorten(r.op, 17) << std::setw(22)
+              << shorten(r.tactic.empty() ? "-" : r.tactic, 21) << std::setw(40) << shorten(node, 39) << std::right << std::setw(11) << std::setprecision(4) << r.ms << std::setw(8)
               << std::setprecision(1) << r.percent << "%\n";
   }
 }
@@ -443,7 +444,7 @@ int bench_engine(const BenchArgs& args) {
       j["profile_iterations"] = args.profile_iterations;
       j["profile"] = nlohmann::json::array();
       for (const ProfileRow& r : *rows)
-        j["profile"].push_back({{"step", r.step}, {"op", r.op}, {"node", r.node}, {"location", r.location},
+        j["profile"].push_back({{"step", r.step}, {"op", r.op}, {"tactic", r.tactic}, {"node", r.node}, {"location", r.location},
                                 {"ms", r.ms}, {"percent", r.percent}});
     }
     Status s = write_json(args.json_path, j);

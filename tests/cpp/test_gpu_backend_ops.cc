@@ -166,6 +166,19 @@ TEST(GpuDataMovement, AllOps) {
     PermuteAttrs p2;
     p2.perm = {3, 1, 2, 0};
     check("permute 3120 " + ts, p2, {&x}, {{t, {5, 3, 4, 2}}}, 0, false);
+    // Permutes that run as tiled 2-d transposes (data_movement.cu): an image's
+    // NCHW -> NHWC (3 columns, row tiles cut at the edge), [B, D, T] -> [B, T, D]
+    // with partial 32 x 32 tiles, and transposes under permuted batch dims.
+    HostTensor img = rand_tensor(t, {2, 3, 40, 37}, 6);
+    check("permute nchw->nhwc c3 " + ts, p1, {&img}, {{t, {2, 40, 37, 3}}}, 0, false);
+    HostTensor seq = rand_tensor(t, {3, 70, 45}, 7);
+    PermuteAttrs p3;
+    p3.perm = {0, 2, 1};
+    check("permute 021 " + ts, p3, {&seq}, {{t, {3, 45, 70}}}, 0, false);
+    HostTensor bat = rand_tensor(t, {4, 2, 40, 35}, 8);
+    PermuteAttrs p4;
+    p4.perm = {1, 0, 3, 2};
+    check("permute 1032 " + ts, p4, {&bat}, {{t, {2, 4, 35, 40}}}, 0, false);
     HostTensor e = rand_tensor(t, {3, 1, 5}, 2);
     ExpandAttrs ex;
     check("expand " + ts, ex, {&e}, {{t, {2, 3, 4, 5}}}, 0, false);

@@ -74,6 +74,10 @@ size_t max_workspace_size(const OpAttrs& attrs, const KernelArgs& args);
 // Launches one step on args.stream. Must not allocate memory or synchronize
 // after the step's state exists (the steady state is captured in a CUDA graph).
 Status run_kernel(const OpAttrs& attrs, const KernelArgs& args);
+// Holds the stream busy for about `microseconds` without touching memory, so that
+// work enqueued behind it starts back to back however slowly the host enqueues it
+// (the per-step profile uses it to time GPU work, not launch overhead).
+Status gpu_delay(double microseconds, cudaStream_t stream);
 bool supports(const OpAttrs& attrs, const std::vector<DType>& in_dtypes, const std::vector<DType>& out_dtypes);
 
 // --- per family, one file each ---

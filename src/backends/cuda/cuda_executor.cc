@@ -8,6 +8,7 @@
 #include <cudnn.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -140,6 +141,13 @@ class CudaContext final : public BackendContext {
   // Eager execution with a pair of CUDA events around every step (no graph, so
   // each step is a separate launch sequence); one untimed warm-up run first
   // builds the per-step state. Returns mean milliseconds per step.
+  //
+  // The events time the GPU, but a GPU that finishes step s-1 before the host has
+  // enqueued step s waits, and that wait would be charged to step s (cuDNN's host
+  // side alone takes tens of microseconds). So every step is queued behind a
+  // gpu_delay longer than its measured host enqueue time: the step then starts the
+  // moment the delay ends and its events bracket GPU work only, with the caches
+  // as the previous step left them, as in a graph replay.
   Result<std::vector<double>> profile_steps(const std::vector<TensorView>& inputs,
                                             const std::vector<TensorView>& outputs, void* stream_ptr,
                                             int iterations) override {
@@ -151,28 +159,44 @@ class CudaContext final : public BackendContext {
     INGOT_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
 
     const size_t n = plan_.steps.size();
-    // events[s] is recorded before step s, events[n] after the last step.
-    std::vector<cudaEvent_t> events(n + 1, nullptr);
+    // Host enqueue time per step, from a second (state-warm) eager run.
+    std::vector<double> host_us(n, 0.0);
+    for (size_t s = 0; s < n; ++s) {
+      args_[s].stream = stream;
+      auto t0 = std::chrono::steady_clock::now();
+      Status st = run_kernel(plan_.steps[s].attrs, args_[s]);
+      host_us[s] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+      if (!st.ok()) return st.with_context(step_label(s));
+    }
+    INGOT_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
+
+    std::vector<cudaEvent_t> starts(n, nullptr), ends(n, nullptr);
     auto destroy_events = [&] {
-      for (cudaEvent_t e : events)
-        if (e) cudaEventDestroy(e);
+      for (auto* list : {&starts, &ends})
+        for (cudaEvent_t e : *list)
+          if (e) cudaEventDestroy(e);
     };
     std::vector<double> total_ms(n, 0.0);
     Status status;
-    for (size_t i = 0; i <= n && status.ok(); ++i) status = cuda_status(cudaEventCreate(&events[i]), "cudaEventCreate");
+    for (size_t i = 0; i < n && status.ok(); ++i) {
+      status = cuda_status(cudaEventCreate(&starts[i]), "cudaEventCreate");
+      if (status.ok()) status = cuda_status(cudaEventCreate(&ends[i]), "cudaEventCreate");
+    }
     for (int it = 0; it < iterations && status.ok(); ++it) {
       for (size_t s = 0; s < n && status.ok(); ++s) {
-        status = cuda_status(cudaEventRecord(events[s], stream), "cudaEventRecord");
+        // Twice the host time plus a margin: the enqueue varies from run to run.
+        status = gpu_delay(50.0 + 2.0 * host_us[s], stream);
+        if (status.ok()) status = cuda_status(cudaEventRecord(starts[s], stream), "cudaEventRecord");
         if (!status.ok()) break;
         args_[s].stream = stream;
         status = run_kernel(plan_.steps[s].attrs, args_[s]);
         if (!status.ok()) status = status.with_context(step_label(s));
+        if (status.ok()) status = cuda_status(cudaEventRecord(ends[s], stream), "cudaEventRecord");
       }
-      if (status.ok()) status = cuda_status(cudaEventRecord(events[n], stream), "cudaEventRecord");
-      if (status.ok()) status = cuda_status(cudaEventSynchronize(events[n]), "cudaEventSynchronize");
+      if (status.ok() && n > 0) status = cuda_status(cudaEventSynchronize(ends[n - 1]), "cudaEventSynchronize");
       for (size_t s = 0; s < n && status.ok(); ++s) {
         float ms = 0;
-        status = cuda_status(cudaEventElapsedTime(&ms, events[s], events[s + 1]), "cudaEventElapsedTime");
+        status = cuda_status(cudaEventElapsedTime(&ms, starts[s], ends[s]), "cudaEventElapsedTime");
         total_ms[s] += ms;
       }
     }

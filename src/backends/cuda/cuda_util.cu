@@ -1,14 +1,28 @@
 // Host-side helpers of the CUDA kernel families (declared in cuda_util.cuh):
 // broadcast maps, coalesced strided views, shape checks. They run once per step
 // (their results are cached in the step's state or recomputed cheaply), never on
-// the device.
+// the device. Also the profiler's gpu_delay kernel (cuda_common.h).
 #include <string>
 
 #include "backends/cuda/cuda_util.cuh"
 
 namespace ingot::cuda {
+namespace {
 
+__global__ void spin_kernel(uint64_t nanoseconds) {
+  uint64_t start, now;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
+  do {
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+  } while (now - start < nanoseconds);
+}
 
+}  // namespace
+
+Status gpu_delay(double microseconds, cudaStream_t stream) {
+  spin_kernel<<<1, 1, 0, stream>>>(static_cast<uint64_t>(microseconds * 1000.0));
+  return cuda_status(cudaGetLastError(), "gpu_delay");
+}
 
 int64_t product(const std::vector<int64_t>& v, size_t begin, size_t end) {
   int64_t p = 1;

@@ -2,8 +2,10 @@
 // expand, slice, concat, pad, slice_scatter and triangular. They are dtype-blind
 // (elements move by byte width) except for the pad fill value. Permute, expand
 // and slice share one "strided gather" kernel over a coalesced view; concat is one
-// 2-d memcpy per input. Shapes are checked on the host exactly as the CPU kernels
+// 2-d memcpy per input; a permute that is a batch of 2-d transposes goes through
+// shared-memory tiles. Shapes are checked on the host exactly as the CPU kernels
 // check them, so bad input is an error, never a stray access.
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -42,6 +44,90 @@ template <typename E> __global__ void gather_copy_kernel32(const E* __restrict__
   }
 }
 
+// A permute whose innermost output dim is strided in the source while the dim
+// before it is contiguous there (NCHW <-> NHWC, [B, D, T] -> [B, T, D]) is a batch
+// of 2-d transposes: out[b][r][c] = src[b + r + c * col_stride]. Element-wise, the
+// reads of such a gather hop between planes; this kernel stages a tile of
+// rows x cols in shared memory, reading rows along the source and writing along
+// the output, both coalesced. Narrow outputs (an image's 3 channels) use tiles of
+// all their columns and many rows, so that a tile's output is one contiguous run.
+struct TransposeShape {
+  uint32_t rows = 0, cols = 0, col_stride = 0;  // of one 2-d slice
+  uint32_t tile_rows = 0, tile_cols = 0;
+  StridedView32 batch;  // the leading dims: slice index -> source offset
+};
+
+template <typename E>
+__global__ void transpose_tiles_kernel(const E* __restrict__ src, E* __restrict__ dst, uint32_t tiles_per_slice,
+                                       uint32_t tiles_total, TransposeShape t) {
+  extern __shared__ unsigned char tile_bytes[];
+  E* tile = reinterpret_cast<E*>(tile_bytes);
+  const uint32_t pitch = t.tile_rows + 1;  // odd pitch: column reads spread over banks
+  const uint32_t row_tiles = (t.rows + t.tile_rows - 1) / t.tile_rows;
+  const uint32_t tile_elems = t.tile_rows * t.tile_cols;
+  for (uint32_t tile_id = blockIdx.x; tile_id < tiles_total; tile_id += gridDim.x) {
+    const uint32_t slice = tile_id / tiles_per_slice, in_slice = tile_id % tiles_per_slice;
+    const uint32_t r0 = (in_slice % row_tiles) * t.tile_rows, c0 = (in_slice / row_tiles) * t.tile_cols;
+    uint32_t flat = slice, base = 0;
+    for (int d = t.batch.rank - 1; d >= 0; --d) {
+      base += (flat % t.batch.dims[d]) * t.batch.strides[d];
+      flat /= t.batch.dims[d];
+    }
+    for (uint32_t e = threadIdx.x; e < tile_elems; e += blockDim.x) {
+      const uint32_t c = e / t.tile_rows, r = e % t.tile_rows;
+      if (r0 + r < t.rows && c0 + c < t.cols) tile[c * pitch + r] = src[base + (r0 + r) + (c0 + c) * t.col_stride];
+    }
+    __syncthreads();
+    E* out = dst + static_cast<size_t>(slice) * t.rows * t.cols;
+    for (uint32_t e = threadIdx.x; e < tile_elems; e += blockDim.x) {
+      const uint32_t r = e / t.tile_cols, c = e % t.tile_cols;
+      if (r0 + r < t.rows && c0 + c < t.cols) out[(r0 + r) * t.cols + c0 + c] = tile[c * pitch + r];
+    }
+    __syncthreads();
+  }
+}
+
+// The transpose form of a coalesced gather view, when it has one and its offsets
+// fit 32 bits: the last dim strided, the one before it contiguous.
+bool as_transpose(const StridedView& v, int64_t n, TransposeShape* t) {
+  if (v.rank < 2 || v.strides[v.rank - 1] == 1 || v.strides[v.rank - 2] != 1) return false;
+  if (v.dims[v.rank - 1] < 2 || v.dims[v.rank - 2] < 32) return false;
+  int64_t max_offset = 0;
+  for (int d = 0; d < v.rank; ++d) max_offset += (v.dims[d] - 1) * v.strides[d];
+  if (n >= (int64_t{1} << 31) || max_offset >= (int64_t{1} << 31)) return false;
+  t->rows = static_cast<uint32_t>(v.dims[v.rank - 2]);
+  t->cols = static_cast<uint32_t>(v.dims[v.rank - 1]);
+  t->col_stride = static_cast<uint32_t>(v.strides[v.rank - 1]);
+  // 32 x 32 tiles; a narrower output takes all its columns and 1024 / cols rows.
+  t->tile_cols = t->cols < 32 ? t->cols : 32;
+  t->tile_rows = t->cols < 32 ? std::max<uint32_t>(32, (1024 / t->tile_cols) / 32 * 32) : 32;
+  t->batch.rank = v.rank - 2;
+  for (int d = 0; d < v.rank - 2; ++d) {
+    t->batch.dims[d] = static_cast<uint32_t>(v.dims[d]);
+    t->batch.strides[d] = static_cast<uint32_t>(v.strides[d]);
+  }
+  return true;
+}
+
+Status launch_transpose(const char* op, const void* src, void* dst, int64_t n, const TransposeShape& t, size_t elem,
+                        cudaStream_t stream) {
+  const uint32_t tiles_per_slice =
+      ((t.rows + t.tile_rows - 1) / t.tile_rows) * ((t.cols + t.tile_cols - 1) / t.tile_cols);
+  const int64_t slices = n / (static_cast<int64_t>(t.rows) * t.cols);
+  const int64_t tiles = slices * tiles_per_slice;
+  if (tiles >= (int64_t{1} << 31)) return internal_error(std::string(op) + ": too many transpose tiles");
+  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(tiles, int64_t{1} << 20));
+  const size_t smem = static_cast<size_t>(t.tile_rows + 1) * t.tile_cols * elem;
+  auto launch = [&](auto tag) {
+    using E = decltype(tag);
+    transpose_tiles_kernel<E><<<blocks, kThreads, smem, stream>>>(static_cast<const E*>(src), static_cast<E*>(dst),
+                                                                  tiles_per_slice, static_cast<uint32_t>(tiles), t);
+  };
+  dispatch_elem_size(elem, launch);
+  INGOT_CUDA_CHECK_LAUNCH(op);
+  return {};
+}
+
 // Widens the copied element to `width` bytes where the innermost run is contiguous
 // in the source and every byte stride and both pointers are multiples of it, so
 // a permute that keeps the last dim (attention heads, [B,L,H,E] -> [B,H,L,E])
@@ -68,6 +154,7 @@ Status strided_gather(const char* op, const void* src, const std::vector<int64_t
   if (view.rank == 0 || (view.rank == 1 && view.strides[0] == 1)) {
     return cuda_status(cudaMemcpyAsync(dst, src, n * elem, cudaMemcpyDeviceToDevice, stream), op);
   }
+  if (TransposeShape t; as_transpose(view, n, &t)) return launch_transpose(op, src, dst, n, t, elem, stream);
   const size_t width = widest_element(view, elem, src, dst);
   if (width != elem) {
     const int64_t ratio = static_cast<int64_t>(width / elem);

@@ -178,29 +178,32 @@ Result<NhwcGeometry> make_nhwc_geometry(const char* op, const DeviceTensor& x, c
 }
 
 // Splits a flat index over [N, o0, o1, o2, C / V] into (n, o, channel group).
-__device__ __forceinline__ int64_t split_nhwc(int64_t i, const NhwcGeometry& g, int64_t groups, int64_t* o,
-                                              int64_t* cg) {
+// I is the index type: int32_t where every offset fits (see fits_int32), because
+// 64-bit division is what bounds these kernels.
+template <typename I>
+__device__ __forceinline__ I split_nhwc(I i, const NhwcGeometry& g, I groups, I* o, I* cg) {
   *cg = i % groups;
   i /= groups;
-  o[2] = i % g.out[2];
-  i /= g.out[2];
-  o[1] = i % g.out[1];
-  i /= g.out[1];
-  o[0] = i % g.out[0];
-  return i / g.out[0];
+  o[2] = i % static_cast<I>(g.out[2]);
+  i /= static_cast<I>(g.out[2]);
+  o[1] = i % static_cast<I>(g.out[1]);
+  i /= static_cast<I>(g.out[1]);
+  o[0] = i % static_cast<I>(g.out[0]);
+  return i / static_cast<I>(g.out[0]);
 }
 
 // Max or sum over a window of input positions begin[i] + a * step[i], a < count[i],
 // of the V channels at xb (an NHWC sample's base plus the channel group), into acc.
-template <typename T, int V>
+template <typename T, int V, typename I>
 __device__ __forceinline__ void accumulate_nhwc_window(const T* __restrict__ xb, const NhwcGeometry& g,
-                                                       const int64_t begin[3], const int64_t step[3],
-                                                       const int64_t count[3], bool is_max, float acc[V]) {
-  for (int64_t a0 = 0; a0 < count[0]; ++a0)
-    for (int64_t a1 = 0; a1 < count[1]; ++a1)
-      for (int64_t a2 = 0; a2 < count[2]; ++a2) {
-        const int64_t i0 = begin[0] + a0 * step[0], i1 = begin[1] + a1 * step[1], i2 = begin[2] + a2 * step[2];
-        const Pack<T, V> in = *reinterpret_cast<const Pack<T, V>*>(xb + ((i0 * g.in[1] + i1) * g.in[2] + i2) * g.c);
+                                                       const I begin[3], const I step[3], const I count[3],
+                                                       bool is_max, float acc[V]) {
+  const I in1 = static_cast<I>(g.in[1]), in2 = static_cast<I>(g.in[2]), c = static_cast<I>(g.c);
+  for (I a0 = 0; a0 < count[0]; ++a0)
+    for (I a1 = 0; a1 < count[1]; ++a1)
+      for (I a2 = 0; a2 < count[2]; ++a2) {
+        const I i0 = begin[0] + a0 * step[0], i1 = begin[1] + a1 * step[1], i2 = begin[2] + a2 * step[2];
+        const Pack<T, V> in = *reinterpret_cast<const Pack<T, V>*>(xb + ((i0 * in1 + i1) * in2 + i2) * c);
         for (int j = 0; j < V; ++j) {
           const float v = widen(in.v[j]);
           if (!is_max) acc[j] += v;
@@ -209,43 +212,53 @@ __device__ __forceinline__ void accumulate_nhwc_window(const T* __restrict__ xb,
       }
 }
 
-template <typename T, int V>
-__global__ void pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, NhwcPoolParams pp) {
+template <typename T, int V, typename I>
+__global__ void pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__ y, I n, NhwcPoolParams pp) {
   const NhwcGeometry& g = pp.g;
-  const int64_t groups = g.c / V;
-  INGOT_GRID_STRIDE(idx, n) {
-    int64_t o[3], cg;
-    const int64_t b = split_nhwc(idx, g, groups, o, &cg);
-    const T* xb = x + b * g.in[0] * g.in[1] * g.in[2] * g.c + cg * V;
+  const I groups = static_cast<I>(g.c / V);
+  I k[3], s[3], p[3], d[3], in[3];
+  for (int i = 0; i < 3; ++i) {
+    k[i] = static_cast<I>(pp.k[i]);
+    s[i] = static_cast<I>(pp.s[i]);
+    p[i] = static_cast<I>(pp.p[i]);
+    d[i] = static_cast<I>(pp.d[i]);
+    in[i] = static_cast<I>(g.in[i]);
+  }
+  for (I idx = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; idx < n;
+       idx += static_cast<I>(gridDim.x) * blockDim.x) {
+    I o[3], cg;
+    const I b = split_nhwc<I>(idx, g, groups, o, &cg);
+    const T* xb = x + b * in[0] * in[1] * in[2] * static_cast<I>(g.c) + cg * V;
     float acc[V];
     Pack<T, V> out;
     if (pp.is_max) {
       for (int j = 0; j < V; ++j) acc[j] = -INFINITY;
-      int64_t begin[3], count[3];
+      I begin[3], count[3];
       for (int i = 0; i < 3; ++i) {
-        const int64_t start = o[i] * pp.s[i] - pp.p[i];
-        const int64_t lo = start >= 0 ? 0 : (-start + pp.d[i] - 1) / pp.d[i];
-        const int64_t h = g.in[i] - start <= 0 ? 0 : (g.in[i] - start + pp.d[i] - 1) / pp.d[i];
-        const int64_t hi = pp.k[i] < h ? pp.k[i] : h;
-        begin[i] = start + lo * pp.d[i];
+        const I start = o[i] * s[i] - p[i];
+        const I lo = start >= 0 ? 0 : (-start + d[i] - 1) / d[i];
+        const I h = in[i] - start <= 0 ? 0 : (in[i] - start + d[i] - 1) / d[i];
+        const I hi = k[i] < h ? k[i] : h;
+        begin[i] = start + lo * d[i];
         count[i] = hi > lo ? hi - lo : 0;
       }
-      accumulate_nhwc_window<T, V>(xb, g, begin, pp.d, count, true, acc);
+      accumulate_nhwc_window<T, V, I>(xb, g, begin, d, count, true, acc);
     } else {
-      int64_t start[3], end[3], pool_size = 1, count = 1;
+      I start[3], end[3];
+      int64_t pool_size = 1, count = 1;
       for (int i = 0; i < 3; ++i) {
-        start[i] = o[i] * pp.s[i] - pp.p[i];
-        end[i] = start[i] + pp.k[i] < g.in[i] + pp.p[i] ? start[i] + pp.k[i] : g.in[i] + pp.p[i];
+        start[i] = o[i] * s[i] - p[i];
+        end[i] = start[i] + k[i] < in[i] + p[i] ? start[i] + k[i] : in[i] + p[i];
         pool_size *= end[i] - start[i];
         start[i] = start[i] > 0 ? start[i] : 0;
-        end[i] = end[i] < g.in[i] ? end[i] : g.in[i];
+        end[i] = end[i] < in[i] ? end[i] : in[i];
         count *= end[i] - start[i] > 0 ? end[i] - start[i] : 0;
       }
       for (int j = 0; j < V; ++j) acc[j] = 0.f;
-      int64_t extent[3];
+      I extent[3];
       for (int i = 0; i < 3; ++i) extent[i] = end[i] > start[i] ? end[i] - start[i] : 0;
-      const int64_t unit[3] = {1, 1, 1};
-      accumulate_nhwc_window<T, V>(xb, g, start, unit, extent, false, acc);
+      const I unit[3] = {1, 1, 1};
+      accumulate_nhwc_window<T, V, I>(xb, g, start, unit, extent, false, acc);
       const int64_t divisor = pp.divisor_override ? pp.divisor_override : pp.count_include_pad ? pool_size : count;
       for (int j = 0; j < V; ++j) acc[j] = divisor ? acc[j] / static_cast<float>(divisor) : NAN;
     }
@@ -254,24 +267,26 @@ __global__ void pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__ y, int
   }
 }
 
-template <typename T, int V>
-__global__ void adaptive_pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, NhwcGeometry g,
+template <typename T, int V, typename I>
+__global__ void adaptive_pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__ y, I n, NhwcGeometry g,
                                           bool is_max) {
-  const int64_t groups = g.c / V;
-  INGOT_GRID_STRIDE(idx, n) {
-    int64_t o[3], cg, lo[3], hi[3];
-    const int64_t b = split_nhwc(idx, g, groups, o, &cg);
+  const I groups = static_cast<I>(g.c / V);
+  for (I idx = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; idx < n;
+       idx += static_cast<I>(gridDim.x) * blockDim.x) {
+    I o[3], cg, lo[3], hi[3];
+    const I b = split_nhwc<I>(idx, g, groups, o, &cg);
     for (int i = 0; i < 3; ++i) {
-      lo[i] = (o[i] * g.in[i]) / g.out[i];
-      hi[i] = ((o[i] + 1) * g.in[i] + g.out[i] - 1) / g.out[i];
+      const I in = static_cast<I>(g.in[i]), out = static_cast<I>(g.out[i]);
+      lo[i] = (o[i] * in) / out;
+      hi[i] = ((o[i] + 1) * in + out - 1) / out;
     }
-    const T* xb = x + b * g.in[0] * g.in[1] * g.in[2] * g.c + cg * V;
+    const T* xb = x + b * static_cast<I>(g.in[0] * g.in[1] * g.in[2] * g.c) + cg * V;
     float acc[V];
     for (int j = 0; j < V; ++j) acc[j] = is_max ? -INFINITY : 0.f;
-    int64_t extent[3];
+    I extent[3];
     for (int i = 0; i < 3; ++i) extent[i] = hi[i] - lo[i];
-    const int64_t unit[3] = {1, 1, 1};
-    accumulate_nhwc_window<T, V>(xb, g, lo, unit, extent, is_max, acc);
+    const I unit[3] = {1, 1, 1};
+    accumulate_nhwc_window<T, V, I>(xb, g, lo, unit, extent, is_max, acc);
     Pack<T, V> out;
     const float count = static_cast<float>((hi[0] - lo[0]) * (hi[1] - lo[1]) * (hi[2] - lo[2]));
     for (int j = 0; j < V; ++j) out.v[j] = cast_value<T>(is_max ? acc[j] : acc[j] / count);
@@ -286,13 +301,36 @@ template <typename T> int nhwc_vector_width(int64_t c, const void* x, const void
   return c % kWide == 0 && aligned(x) && aligned(y) ? kWide : 1;
 }
 
+// Whether every element offset of x and y (and the products formed on the way,
+// padding included) fits a 32-bit signed index.
+bool fits_int32(const NhwcGeometry& g, const int64_t* pad) {
+  constexpr int64_t kLimit = int64_t{1} << 30;  // headroom for window starts past the edge
+  int64_t in = g.n * g.c, out = g.n * g.c;
+  for (int i = 0; i < 3; ++i) {
+    in *= g.in[i] + 2 * (pad ? pad[i] : 0) + 1;
+    out *= g.out[i] + 1;
+  }
+  return in < kLimit && out < kLimit;
+}
+
+template <typename T, typename I, int V>
+void launch_pool_nhwc_as(const T* x, T* y, int64_t n, const NhwcPoolParams& pp, cudaStream_t stream) {
+  pool_nhwc_kernel<T, V, I><<<blocks_for(n), kThreads, 0, stream>>>(x, y, static_cast<I>(n), pp);
+}
+
 template <typename T>
 Status launch_pool_nhwc(const T* x, T* y, const NhwcPoolParams& pp, cudaStream_t stream) {
   const int v = nhwc_vector_width<T>(pp.g.c, x, y);
   const int64_t n = pp.g.n * pp.g.out[0] * pp.g.out[1] * pp.g.out[2] * (pp.g.c / v);
   if (n == 0) return {};
-  if (v == 1) pool_nhwc_kernel<T, 1><<<blocks_for(n), kThreads, 0, stream>>>(x, y, n, pp);
-  else pool_nhwc_kernel<T, 16 / sizeof(T)><<<blocks_for(n), kThreads, 0, stream>>>(x, y, n, pp);
+  constexpr int kWide = 16 / sizeof(T);
+  const bool small = fits_int32(pp.g, pp.p);
+  if (v == 1) {
+    small ? launch_pool_nhwc_as<T, int32_t, 1>(x, y, n, pp, stream) : launch_pool_nhwc_as<T, int64_t, 1>(x, y, n, pp, stream);
+  } else {
+    small ? launch_pool_nhwc_as<T, int32_t, kWide>(x, y, n, pp, stream)
+          : launch_pool_nhwc_as<T, int64_t, kWide>(x, y, n, pp, stream);
+  }
   INGOT_CUDA_CHECK_LAUNCH("pool (channels_last)");
   return {};
 }
@@ -302,8 +340,16 @@ Status launch_adaptive_nhwc(const T* x, T* y, const NhwcGeometry& g, bool is_max
   const int v = nhwc_vector_width<T>(g.c, x, y);
   const int64_t n = g.n * g.out[0] * g.out[1] * g.out[2] * (g.c / v);
   if (n == 0) return {};
-  if (v == 1) adaptive_pool_nhwc_kernel<T, 1><<<blocks_for(n), kThreads, 0, stream>>>(x, y, n, g, is_max);
-  else adaptive_pool_nhwc_kernel<T, 16 / sizeof(T)><<<blocks_for(n), kThreads, 0, stream>>>(x, y, n, g, is_max);
+  const unsigned blocks = blocks_for(n);
+  constexpr int kWide = 16 / sizeof(T);
+  if (fits_int32(g, nullptr)) {
+    const auto m = static_cast<int32_t>(n);
+    if (v == 1) adaptive_pool_nhwc_kernel<T, 1, int32_t><<<blocks, kThreads, 0, stream>>>(x, y, m, g, is_max);
+    else adaptive_pool_nhwc_kernel<T, kWide, int32_t><<<blocks, kThreads, 0, stream>>>(x, y, m, g, is_max);
+  } else {
+    if (v == 1) adaptive_pool_nhwc_kernel<T, 1, int64_t><<<blocks, kThreads, 0, stream>>>(x, y, n, g, is_max);
+    else adaptive_pool_nhwc_kernel<T, kWide, int64_t><<<blocks, kThreads, 0, stream>>>(x, y, n, g, is_max);
+  }
   INGOT_CUDA_CHECK_LAUNCH("adaptive_pool (channels_last)");
   return {};
 }
