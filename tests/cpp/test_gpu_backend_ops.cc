@@ -148,6 +148,11 @@ TEST(GpuElementwise, CastAllPairs) {
       CastAttrs attrs;
       check(std::string("cast ") + dtype_name(from) + " -> " + dtype_name(to), attrs, {&x}, {{to, {3, 45}}}, 0,
             false);
+      // 4 * 47 elements: the vectorized kernel (135 above is not a multiple of 4).
+      HostTensor v = rand_tensor(from, {4, 47}, 10, -300, 300);
+      if (is_float(from)) v.set(1, 1e10), v.set(6, -0.75);
+      check(std::string("cast vector ") + dtype_name(from) + " -> " + dtype_name(to), attrs, {&v}, {{to, {4, 47}}},
+            0, false);
     }
 }
 
@@ -171,6 +176,8 @@ TEST(GpuDataMovement, AllOps) {
     // with partial 32 x 32 tiles, and transposes under permuted batch dims.
     HostTensor img = rand_tensor(t, {2, 3, 40, 37}, 6);
     check("permute nchw->nhwc c3 " + ts, p1, {&img}, {{t, {2, 40, 37, 3}}}, 0, false);
+    HostTensor img4 = rand_tensor(t, {2, 4, 33, 20}, 9);
+    check("permute nchw->nhwc c4 " + ts, p1, {&img4}, {{t, {2, 33, 20, 4}}}, 0, false);
     HostTensor seq = rand_tensor(t, {3, 70, 45}, 7);
     PermuteAttrs p3;
     p3.perm = {0, 2, 1};

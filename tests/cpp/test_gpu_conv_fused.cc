@@ -211,7 +211,7 @@ TEST(GpuConvFused, EveryTacticAndUnknownTactics) {
       const std::vector<int64_t> xs = {2, H, H, s.cin}, ws = {16, s.k, s.k, s.cin}, ys = {2, OH, OH, 16};
       HostTensor x = rand_tensor(t, xs, 37), w = rand_tensor(t, ws, 38, -0.3, 0.3), b = rand_tensor(t, {16}, 39);
       const std::vector<std::string> tactics = tactics_for(c, t, {xs, ws, b.shape}, ys);
-      size_t padded = 0, im2col = 0;
+      size_t padded = 0, im2col = 0, padded_graph = 0;
       HostTensor r = rand_tensor(t, ys, 40);
       ConvAttrs dilated = c;
       dilated.dilation = {2, 2};
@@ -220,6 +220,15 @@ TEST(GpuConvFused, EveryTacticAndUnknownTactics) {
       for (const std::string& tactic : tactics) {
         padded += tactic.rfind("pad8:algo:", 0) == 0;
         check(ts + " " + tactic, c, {&x, &w, &b}, {{t, ys}}, 1e-4, true, tactic);
+        if (tactic.rfind("pad8:graph:", 0) == 0) {
+          // The widened problem as one cuDNN graph: with a residual, and bare.
+          ++padded_graph;
+          for (const std::string& rt : tactics_for(c, t, {xs, ws, b.shape, r.shape}, ys))
+            if (rt == tactic) check(ts + " residual " + rt, c, {&x, &w, &b, &r}, {{t, ys}}, 1e-4, true, rt);
+          const ConvAttrs bare = conv2d(s.pad, s.stride, 1, -1, true);
+          for (const std::string& bt : tactics_for(bare, t, {xs, ws}, ys))
+            if (bt == tactic) check(ts + " no bias, no relu " + bt, bare, {&x, &w}, {{t, ys}}, 1e-4, true, bt);
+        }
         if (tactic.rfind("im2col/", 0) != 0) continue;
         // The patch-matrix GEMM: residual and activation in its epilogue, no bias.
         ++im2col;
@@ -232,6 +241,7 @@ TEST(GpuConvFused, EveryTacticAndUnknownTactics) {
           check(ts + " dilation 2 " + tactic, dilated, {&x, &w, &b}, {{t, dys}}, 1e-4, true, tactic);
       EXPECT_GT(padded, 0u) << ts;
       EXPECT_GT(im2col, 0u) << ts;
+      EXPECT_GT(padded_graph, 0u) << ts << ": no cuDNN graph-API engine offered for the widened problem";
     }
   }
   // The im2col tactics are refused (clearly) where the input channels need no padding.
@@ -240,10 +250,12 @@ TEST(GpuConvFused, EveryTacticAndUnknownTactics) {
   EXPECT_FALSE(im2col_st.ok());
   EXPECT_NE(im2col_st.to_string().find("multiple of 8"), std::string::npos) << im2col_st.to_string();
   // ... and refused on a conv whose channels need no padding.
-  Status pad_st = run_with_tactic(conv2d(1, 1, 1, -1, true), DType::kFloat16, {{1, 8, 8, 16}, {16, 3, 3, 16}},
-                                  {1, 8, 8, 16}, "pad8:algo:1");
-  EXPECT_FALSE(pad_st.ok());
-  EXPECT_NE(pad_st.to_string().find("multiple of 8"), std::string::npos) << pad_st.to_string();
+  for (const char* tactic : {"pad8:algo:1", "pad8:graph:0"}) {
+    Status pad_st = run_with_tactic(conv2d(1, 1, 1, -1, true), DType::kFloat16, {{1, 8, 8, 16}, {16, 3, 3, 16}},
+                                    {1, 8, 8, 16}, tactic);
+    EXPECT_FALSE(pad_st.ok()) << tactic;
+    EXPECT_NE(pad_st.to_string().find("multiple of 8"), std::string::npos) << pad_st.to_string();
+  }
   // The gemm tactics are refused (clearly) on a conv that is not a plain product.
   Status st = run_with_tactic(conv2d(1, 1, 1, -1, true), DType::kFloat16, {{1, 8, 8, 16}, {16, 3, 3, 16}},
                               {1, 8, 8, 16}, "gemm/lt:0");

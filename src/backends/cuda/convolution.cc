@@ -47,7 +47,8 @@
 // "graph:<i>" runs the convolution and its whole epilogue as one cuDNN graph with
 // cuDNN's i-th engine configuration (conv_cudnn_graph.cc), for channels-last
 // 16-bit convs with one group, channel counts a multiple of 8 and no activation
-// or ReLU.
+// or ReLU; "pad8:graph:<i>" does the same for stems on the zero-widened input
+// and weight, as pad8 does for the legacy algorithms.
 #include <cudnn.h>
 
 #include <algorithm>
@@ -335,6 +336,23 @@ size_t padded_input_bytes(const KernelArgs& args, int64_t channels) {
   return (bytes + 255) / 256 * 256;
 }
 
+// The widened weight, made once per step state: [Cout, kh, kw, Cin] ->
+// [Cout, kh, kw, padded] in device memory the caller owns (cudaFree).
+Result<void*> make_padded_weight(const DeviceTensor& w, int64_t padded, cudaStream_t stream) {
+  const int64_t rows = w.shape[0] * w.shape[1] * w.shape[2];
+  const size_t bytes = static_cast<size_t>(rows * padded) * dtype_size(w.dtype);
+  void* out = nullptr;
+  if (cudaMalloc(&out, bytes) != cudaSuccess) {
+    cudaGetLastError();  // not sticky: clear it
+    return device_error("[cuda conv] cannot allocate " + std::to_string(bytes) + " bytes for the padded weight");
+  }
+  if (Status st = pad_channels(w.dtype, w.data, out, rows, w.shape[3], padded, stream); !st.ok()) {
+    cudaFree(out);
+    return st;
+  }
+  return out;
+}
+
 // What cuDNN reads and the scratch it gets: the step's own tensors, or for a pad8
 // state the widened input (written into the workspace now) and weight.
 struct ConvOperands {
@@ -411,16 +429,7 @@ Result<std::unique_ptr<ConvState>> prepare(const ConvAttrs& c, const KernelArgs&
   else st->fwd_algo = static_cast<cudnnConvolutionFwdAlgo_t>(chosen.algo);
 
   if (padded) {
-    // The widened weight, once: [Cout, kh, kw, Cin] -> [Cout, kh, kw, padded].
-    const DeviceTensor& w = *args.in[1];
-    const int64_t rows = w.shape[0] * w.shape[1] * w.shape[2];
-    const size_t bytes = static_cast<size_t>(rows * padded) * dtype_size(w.dtype);
-    if (cudaMalloc(&st->padded_weight, bytes) != cudaSuccess) {
-      st->padded_weight = nullptr;
-      cudaGetLastError();  // not sticky: clear it
-      return device_error("[cuda conv] cannot allocate " + std::to_string(bytes) + " bytes for the padded weight");
-    }
-    INGOT_RETURN_IF_ERROR(pad_channels(w.dtype, w.data, st->padded_weight, rows, w.shape[3], padded, args.stream));
+    INGOT_ASSIGN_OR_RETURN(st->padded_weight, make_padded_weight(*args.in[1], padded, args.stream));
     st->padded_channels = padded;
   }
 
@@ -614,8 +623,9 @@ Status run_im2col(const ConvAttrs& c, const KernelArgs& args) {
 constexpr const char* kGraphPrefix = "graph:";
 constexpr int64_t kGraphCandidates = 4;  // engine configurations the tuner times
 
-// The conv as a graph-API problem, where the "graph:" tactics apply.
-std::optional<ConvGraphDesc> graph_desc(const ConvAttrs& c, const KernelArgs& args) {
+// The conv as a graph-API problem, where the "graph:" tactics apply; with
+// `padded` > 0, the problem on input channels widened to `padded` (pad8:graph:).
+std::optional<ConvGraphDesc> graph_desc(const ConvAttrs& c, const KernelArgs& args, int64_t padded = 0) {
   if (!c.channels_last || c.transposed || c.groups != 1) return std::nullopt;
   if (args.in.size() < 2 || !args.in[0] || !args.in[1] || args.out.size() != 1 || !args.out[0]) return std::nullopt;
   const DeviceTensor& x = *args.in[0];
@@ -631,13 +641,13 @@ std::optional<ConvGraphDesc> graph_desc(const ConvAttrs& c, const KernelArgs& ar
   d.n = x.shape[0];
   d.h = x.shape[1];
   d.w = x.shape[2];
-  d.c = x.shape[3];
+  d.c = padded > 0 ? padded : x.shape[3];
   d.k = w.shape[0];
   d.r = w.shape[1];
   d.s = w.shape[2];
   d.oh = y.shape[1];
   d.ow = y.shape[2];
-  if (d.c % 8 != 0 || d.k % 8 != 0 || w.shape[3] != d.c || y.shape[3] != d.k) return std::nullopt;
+  if (d.c % 8 != 0 || d.k % 8 != 0 || w.shape[3] != x.shape[3] || y.shape[3] != d.k) return std::nullopt;
   for (int i = 0; i < 2; ++i) {
     d.pad[i] = c.padding[i];
     d.stride[i] = c.stride[i];
@@ -649,32 +659,67 @@ std::optional<ConvGraphDesc> graph_desc(const ConvAttrs& c, const KernelArgs& ar
   return d;
 }
 
+constexpr const char* kPadGraphPrefix = "pad8:graph:";
+
 struct ConvGraphState final : StepState {
   std::shared_ptr<const ConvGraphPlan> plan;
+  int64_t padded_channels = 0;    // pad8:graph: the widened input channel count (0: none)
+  void* padded_weight = nullptr;  // pad8:graph: [Cout, kh, kw, padded_channels], owned
+  ~ConvGraphState() override {
+    if (padded_weight) cudaFree(padded_weight);
+  }
 };
 
+// "graph:<i>", and "pad8:graph:<i>" for inputs whose channels are not a multiple
+// of 8: the input widened with zeros into the workspace's start every run (the
+// weight once), then the graph on the rest of the workspace.
 Status run_graph(const ConvAttrs& c, const KernelArgs& args) {
-  const std::optional<ConvGraphDesc> d = graph_desc(c, args);
+  const bool pad = args.tactic.rfind(kPadGraphPrefix, 0) == 0;
+  const int64_t padded = pad ? padded_channel_count(c, args) : 0;
+  const std::optional<ConvGraphDesc> d = pad && !padded ? std::nullopt : graph_desc(c, args, padded);
   if (!d)
     return invalid_argument("[cuda conv] tactic '" + args.tactic + "' needs a channels-last float16/bfloat16 2-d "
-                            "convolution with one group, channels a multiple of 8 and no activation or ReLU");
+                            "convolution with one group, no activation or ReLU, and channels a multiple of 8 (" +
+                            (pad ? "output; input channels not" : "input and output") + ")");
+  const size_t pad_bytes = padded ? padded_input_bytes(args, padded) : 0;
+  if (pad_bytes > args.workspace_bytes)
+    return invalid_argument("[cuda conv] tactic '" + args.tactic + "' needs " + std::to_string(pad_bytes) +
+                            " workspace bytes for the padded input, the step has " +
+                            std::to_string(args.workspace_bytes));
+  void* scratch = static_cast<char*>(args.workspace) + pad_bytes;
   if (!*args.state) {
     int64_t index = -1;
-    const std::string digits = args.tactic.substr(std::char_traits<char>::length(kGraphPrefix));
+    const std::string digits =
+        args.tactic.substr(std::char_traits<char>::length(pad ? kPadGraphPrefix : kGraphPrefix));
     if (!digits.empty() && digits.size() < 4 && digits.find_first_not_of("0123456789") == std::string::npos)
       index = std::stoll(digits);
-    if (index < 0) return invalid_argument("[cuda conv] unknown tactic '" + args.tactic + "' (expected graph:<int>)");
+    if (index < 0)
+      return invalid_argument("[cuda conv] unknown tactic '" + args.tactic + "' (expected " +
+                              (pad ? "pad8:graph:<int>" : "graph:<int>") + ")");
     auto st = std::make_unique<ConvGraphState>();
-    INGOT_ASSIGN_OR_RETURN(st->plan, conv_graph_plan(*d, args.handles->cudnn, index, args.workspace_bytes));
+    INGOT_ASSIGN_OR_RETURN(st->plan,
+                           conv_graph_plan(*d, args.handles->cudnn, index, args.workspace_bytes - pad_bytes));
+    if (padded) {
+      INGOT_ASSIGN_OR_RETURN(st->padded_weight, make_padded_weight(*args.in[1], padded, args.stream));
+      st->padded_channels = padded;
+    }
     *args.state = std::move(st);
   }
   auto* st = dynamic_cast<ConvGraphState*>(args.state->get());
   if (!st) return internal_error("[cuda conv] graph: unexpected step state");
+  const DeviceTensor& x = *args.in[0];
+  const void* input = x.data;
+  const void* weight = args.in[1]->data;
+  if (st->padded_channels) {
+    INGOT_RETURN_IF_ERROR(pad_channels(x.dtype, x.data, args.workspace, x.shape[0] * x.shape[1] * x.shape[2],
+                                       x.shape[3], st->padded_channels, args.stream));
+    input = args.workspace;
+    weight = st->padded_weight;
+  }
   const DeviceTensor* bias = args.in.size() > 2 ? args.in[2] : nullptr;
   const DeviceTensor* residual = args.in.size() > 3 ? args.in[3] : nullptr;
-  return conv_graph_run(*st->plan, args.handles->cudnn, args.stream, args.in[0]->data, args.in[1]->data,
-                        bias ? bias->data : nullptr, residual ? residual->data : nullptr, args.out[0]->data,
-                        args.workspace);
+  return conv_graph_run(*st->plan, args.handles->cudnn, args.stream, input, weight, bias ? bias->data : nullptr,
+                        residual ? residual->data : nullptr, args.out[0]->data, scratch);
 }
 
 }  // namespace
@@ -691,7 +736,8 @@ Status convolution(const OpAttrs& attrs, const KernelArgs& args) {
     return linear_algebra(OpAttrs{view.attrs}, view.args);
   }
   if (args.tactic.rfind(kIm2colPrefix, 0) == 0) return run_im2col(*c, args);
-  if (args.tactic.rfind(kGraphPrefix, 0) == 0) return run_graph(*c, args);
+  if (args.tactic.rfind(kGraphPrefix, 0) == 0 || args.tactic.rfind(kPadGraphPrefix, 0) == 0)
+    return run_graph(*c, args);
   if (!*args.state) {
     INGOT_ASSIGN_OR_RETURN(auto st, prepare(*c, args));
     *args.state = std::move(st);
@@ -750,6 +796,13 @@ std::vector<std::string> conv_tactics(const OpAttrs& attrs, const KernelArgs& ar
   if (const auto d = graph_desc(*c, args)) {
     const int64_t count = std::min(conv_graph_plan_count(*d, args.handles->cudnn), kGraphCandidates);
     for (int64_t i = 0; i < count; ++i) graph.push_back(kGraphPrefix + std::to_string(i));
+  } else if (const int64_t padded = padded_channel_count(*c, args); padded > 0) {
+    // A stem: its graph configurations on the widened problem, in the graph list
+    // (timed early) rather than behind the legacy pad8 algorithms.
+    if (const auto wide = graph_desc(*c, args, padded); wide && padded_input_bytes(args, padded) < args.workspace_bytes) {
+      const int64_t count = std::min(conv_graph_plan_count(*wide, args.handles->cudnn), kGraphCandidates);
+      for (int64_t i = 0; i < count; ++i) graph.push_back(kPadGraphPrefix + std::to_string(i));
+    }
   }
   if (pointwise_as_gemm(*c, args)) {
     GemmView view;

@@ -100,10 +100,19 @@ Result<BroadcastMap> make_broadcast_map(const std::vector<int64_t>& out_shape,
   BroadcastMap m;
   m.rank = static_cast<int>(sizes.size());
   m.num_inputs = k;
+  int64_t total = 1;
+  std::vector<int64_t> max_offset(k, 0);
   for (int d = 0; d < m.rank; ++d) {
     m.out_dims[d] = sizes[d];
-    for (int i = 0; i < k; ++i) m.in_strides[i][d] = cst[i][d];
+    total *= sizes[d];
+    for (int i = 0; i < k; ++i) {
+      m.in_strides[i][d] = cst[i][d];
+      max_offset[i] += (sizes[d] - 1) * cst[i][d];
+    }
   }
+  constexpr int64_t kLimit = int64_t{1} << 31;
+  m.fits32 = total < kLimit;
+  for (int i = 0; i < k; ++i) m.fits32 = m.fits32 && max_offset[i] >= 0 && max_offset[i] < kLimit;
   return m;
 }
 

@@ -32,6 +32,11 @@ inline unsigned blocks_for(int64_t n, int threads = kThreads) {
   return static_cast<unsigned>(b < 1 ? 1 : b);
 }
 
+// V elements moved as one aligned vector load or store.
+template <typename T, int V> struct alignas(sizeof(T) * V) Pack {
+  T v[V];
+};
+
 // Numeric conversion through float (or double/int64 where exactness matters).
 template <typename T> __device__ __forceinline__ float to_float(T v) { return static_cast<float>(v); }
 template <> __device__ __forceinline__ float to_float<__half>(__half v) { return __half2float(v); }
@@ -71,9 +76,22 @@ struct BroadcastMap {
   int num_inputs = 0;
   int64_t out_dims[kMaxRank] = {};
   int64_t in_strides[3][kMaxRank] = {};  // 0 where the input is broadcast
+  // Every output index and input offset fits 32 bits: the split of the flat index
+  // then divides in 32 bits, several times cheaper than 64-bit division, which
+  // otherwise bounds a broadcast kernel.
+  bool fits32 = false;
 
   __device__ __forceinline__ void offsets(int64_t flat, int64_t* off) const {
     for (int k = 0; k < num_inputs; ++k) off[k] = 0;
+    if (fits32) {
+      uint32_t f = static_cast<uint32_t>(flat);
+      for (int d = rank - 1; d >= 0; --d) {
+        const uint32_t dim = static_cast<uint32_t>(out_dims[d]), i = f % dim;
+        f /= dim;
+        for (int k = 0; k < num_inputs; ++k) off[k] += static_cast<int64_t>(i * static_cast<uint32_t>(in_strides[k][d]));
+      }
+      return;
+    }
     for (int d = rank - 1; d >= 0; --d) {
       const int64_t i = flat % out_dims[d];
       flat /= out_dims[d];

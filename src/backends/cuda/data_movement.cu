@@ -47,60 +47,115 @@ template <typename E> __global__ void gather_copy_kernel32(const E* __restrict__
 // A permute whose innermost output dim is strided in the source while the dim
 // before it is contiguous there (NCHW <-> NHWC, [B, D, T] -> [B, T, D]) is a batch
 // of 2-d transposes: out[b][r][c] = src[b + r + c * col_stride]. Element-wise, the
-// reads of such a gather hop between planes; this kernel stages a tile of
-// rows x cols in shared memory, reading rows along the source and writing along
-// the output, both coalesced. Narrow outputs (an image's 3 channels) use tiles of
-// all their columns and many rows, so that a tile's output is one contiguous run.
+// reads of such a gather hop between planes; these kernels stage a tile in shared
+// memory, reading along the source's rows and writing along the output's, both
+// coalesced. Wide outputs use 32 x 32 tiles; narrow ones (an image's 3 channels)
+// tiles of all their columns and kNarrowRows rows, so that a tile's output is one
+// contiguous run. No index math divides by a run-time value per element: that
+// is what bounded the element-wise gather.
 struct TransposeShape {
   uint32_t rows = 0, cols = 0, col_stride = 0;  // of one 2-d slice
-  uint32_t tile_rows = 0, tile_cols = 0;
+  uint32_t row_tiles = 0, col_tiles = 0;
   StridedView32 batch;  // the leading dims: slice index -> source offset
 };
 
+constexpr uint32_t kWideTile = 32;
+constexpr uint32_t kNarrowRows = 1024;  // a multiple of kThreads
+
+// Source offset of slice `slice` and the output's first element of it.
+__device__ __forceinline__ uint32_t slice_base(const TransposeShape& t, uint32_t slice) {
+  uint32_t flat = slice, base = 0;
+  for (int d = t.batch.rank - 1; d >= 0; --d) {
+    base += (flat % t.batch.dims[d]) * t.batch.strides[d];
+    flat /= t.batch.dims[d];
+  }
+  return base;
+}
+
+// kThreads threads as 32 x 8; one 32 x 32 tile per block iteration. Each thread
+// loads all its elements into registers before storing any, so that its loads are
+// in flight together (a load-store loop would wait out memory latency per element).
 template <typename E>
-__global__ void transpose_tiles_kernel(const E* __restrict__ src, E* __restrict__ dst, uint32_t tiles_per_slice,
-                                       uint32_t tiles_total, TransposeShape t) {
-  extern __shared__ unsigned char tile_bytes[];
-  E* tile = reinterpret_cast<E*>(tile_bytes);
-  const uint32_t pitch = t.tile_rows + 1;  // odd pitch: column reads spread over banks
-  const uint32_t row_tiles = (t.rows + t.tile_rows - 1) / t.tile_rows;
-  const uint32_t tile_elems = t.tile_rows * t.tile_cols;
-  for (uint32_t tile_id = blockIdx.x; tile_id < tiles_total; tile_id += gridDim.x) {
-    const uint32_t slice = tile_id / tiles_per_slice, in_slice = tile_id % tiles_per_slice;
-    const uint32_t r0 = (in_slice % row_tiles) * t.tile_rows, c0 = (in_slice / row_tiles) * t.tile_cols;
-    uint32_t flat = slice, base = 0;
-    for (int d = t.batch.rank - 1; d >= 0; --d) {
-      base += (flat % t.batch.dims[d]) * t.batch.strides[d];
-      flat /= t.batch.dims[d];
+__global__ void __launch_bounds__(kThreads) transpose_wide_kernel(const E* __restrict__ src, E* __restrict__ dst,
+                                                                  uint32_t tiles, TransposeShape t) {
+  constexpr uint32_t kRowsPerPass = kThreads / kWideTile, kPasses = kWideTile / kRowsPerPass;
+  __shared__ E tile[kWideTile][kWideTile + 1];
+  const uint32_t tx = threadIdx.x % kWideTile, ty = threadIdx.x / kWideTile;
+  const uint32_t per_slice = t.row_tiles * t.col_tiles;
+  for (uint32_t id = blockIdx.x; id < tiles; id += gridDim.x) {
+    const uint32_t slice = id / per_slice, in_slice = id % per_slice;
+    const uint32_t r0 = (in_slice % t.row_tiles) * kWideTile, c0 = (in_slice / t.row_tiles) * kWideTile;
+    const E* in = src + slice_base(t, slice);
+    E v[kPasses];
+#pragma unroll
+    for (uint32_t i = 0; i < kPasses; ++i) {
+      const uint32_t c = ty + i * kRowsPerPass;
+      if (r0 + tx < t.rows && c0 + c < t.cols) v[i] = in[(r0 + tx) + (c0 + c) * t.col_stride];
     }
-    for (uint32_t e = threadIdx.x; e < tile_elems; e += blockDim.x) {
-      const uint32_t c = e / t.tile_rows, r = e % t.tile_rows;
-      if (r0 + r < t.rows && c0 + c < t.cols) tile[c * pitch + r] = src[base + (r0 + r) + (c0 + c) * t.col_stride];
-    }
+#pragma unroll
+    for (uint32_t i = 0; i < kPasses; ++i) tile[ty + i * kRowsPerPass][tx] = v[i];
     __syncthreads();
     E* out = dst + static_cast<size_t>(slice) * t.rows * t.cols;
-    for (uint32_t e = threadIdx.x; e < tile_elems; e += blockDim.x) {
-      const uint32_t r = e / t.tile_cols, c = e % t.tile_cols;
-      if (r0 + r < t.rows && c0 + c < t.cols) out[(r0 + r) * t.cols + c0 + c] = tile[c * pitch + r];
+#pragma unroll
+    for (uint32_t i = 0; i < kPasses; ++i) {
+      const uint32_t r = ty + i * kRowsPerPass;
+      if (r0 + r < t.rows && c0 + tx < t.cols) out[(r0 + r) * t.cols + c0 + tx] = tile[tx][r];
+    }
+    __syncthreads();
+  }
+}
+
+// COLS output columns (known at compile time, so the split of an output index
+// into row and column is a multiply); kNarrowRows rows per tile, loaded into
+// registers first as in the wide kernel.
+template <typename E, uint32_t COLS>
+__global__ void __launch_bounds__(kThreads) transpose_narrow_kernel(const E* __restrict__ src, E* __restrict__ dst,
+                                                                    uint32_t tiles, TransposeShape t) {
+  constexpr uint32_t kPitch = kNarrowRows + 1, kPasses = kNarrowRows / kThreads;
+  __shared__ E tile[COLS * kPitch];
+  for (uint32_t id = blockIdx.x; id < tiles; id += gridDim.x) {
+    const uint32_t slice = id / t.row_tiles, r0 = (id % t.row_tiles) * kNarrowRows;
+    const uint32_t rows = t.rows - r0 < kNarrowRows ? t.rows - r0 : kNarrowRows;
+    const E* in = src + slice_base(t, slice) + r0;
+    E v[COLS][kPasses];
+#pragma unroll
+    for (uint32_t c = 0; c < COLS; ++c)
+#pragma unroll
+      for (uint32_t i = 0; i < kPasses; ++i) {
+        const uint32_t r = threadIdx.x + i * kThreads;
+        if (r < rows) v[c][i] = in[r + c * t.col_stride];
+      }
+#pragma unroll
+    for (uint32_t c = 0; c < COLS; ++c)
+#pragma unroll
+      for (uint32_t i = 0; i < kPasses; ++i) tile[c * kPitch + threadIdx.x + i * kThreads] = v[c][i];
+    __syncthreads();
+    E* out = dst + (static_cast<size_t>(slice) * t.rows + r0) * COLS;
+#pragma unroll
+    for (uint32_t i = 0; i < COLS * kPasses; ++i) {
+      const uint32_t e = threadIdx.x + i * kThreads, r = e / COLS, c = e - r * COLS;
+      if (r < rows) out[e] = tile[c * kPitch + r];
     }
     __syncthreads();
   }
 }
 
 // The transpose form of a coalesced gather view, when it has one and its offsets
-// fit 32 bits: the last dim strided, the one before it contiguous.
+// fit 32 bits: the last dim strided, the one before it contiguous. Narrow outputs
+// take the narrow kernel only for the column counts it is built for.
 bool as_transpose(const StridedView& v, int64_t n, TransposeShape* t) {
   if (v.rank < 2 || v.strides[v.rank - 1] == 1 || v.strides[v.rank - 2] != 1) return false;
-  if (v.dims[v.rank - 1] < 2 || v.dims[v.rank - 2] < 32) return false;
+  const int64_t rows = v.dims[v.rank - 2], cols = v.dims[v.rank - 1];
+  if (rows < 32 || cols < 2 || (cols < 32 && cols > 4)) return false;
   int64_t max_offset = 0;
   for (int d = 0; d < v.rank; ++d) max_offset += (v.dims[d] - 1) * v.strides[d];
   if (n >= (int64_t{1} << 31) || max_offset >= (int64_t{1} << 31)) return false;
-  t->rows = static_cast<uint32_t>(v.dims[v.rank - 2]);
-  t->cols = static_cast<uint32_t>(v.dims[v.rank - 1]);
+  t->rows = static_cast<uint32_t>(rows);
+  t->cols = static_cast<uint32_t>(cols);
   t->col_stride = static_cast<uint32_t>(v.strides[v.rank - 1]);
-  // 32 x 32 tiles; a narrower output takes all its columns and 1024 / cols rows.
-  t->tile_cols = t->cols < 32 ? t->cols : 32;
-  t->tile_rows = t->cols < 32 ? std::max<uint32_t>(32, (1024 / t->tile_cols) / 32 * 32) : 32;
+  const uint32_t tile_rows = cols < 32 ? kNarrowRows : kWideTile;
+  t->row_tiles = (t->rows + tile_rows - 1) / tile_rows;
+  t->col_tiles = cols < 32 ? 1 : (t->cols + kWideTile - 1) / kWideTile;
   t->batch.rank = v.rank - 2;
   for (int d = 0; d < v.rank - 2; ++d) {
     t->batch.dims[d] = static_cast<uint32_t>(v.dims[d]);
@@ -111,17 +166,21 @@ bool as_transpose(const StridedView& v, int64_t n, TransposeShape* t) {
 
 Status launch_transpose(const char* op, const void* src, void* dst, int64_t n, const TransposeShape& t, size_t elem,
                         cudaStream_t stream) {
-  const uint32_t tiles_per_slice =
-      ((t.rows + t.tile_rows - 1) / t.tile_rows) * ((t.cols + t.tile_cols - 1) / t.tile_cols);
   const int64_t slices = n / (static_cast<int64_t>(t.rows) * t.cols);
-  const int64_t tiles = slices * tiles_per_slice;
+  const int64_t tiles = slices * t.row_tiles * t.col_tiles;
   if (tiles >= (int64_t{1} << 31)) return internal_error(std::string(op) + ": too many transpose tiles");
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(tiles, int64_t{1} << 20));
-  const size_t smem = static_cast<size_t>(t.tile_rows + 1) * t.tile_cols * elem;
+  const auto count = static_cast<uint32_t>(tiles);
   auto launch = [&](auto tag) {
     using E = decltype(tag);
-    transpose_tiles_kernel<E><<<blocks, kThreads, smem, stream>>>(static_cast<const E*>(src), static_cast<E*>(dst),
-                                                                  tiles_per_slice, static_cast<uint32_t>(tiles), t);
+    const E* in = static_cast<const E*>(src);
+    E* out = static_cast<E*>(dst);
+    switch (t.cols) {
+      case 2: transpose_narrow_kernel<E, 2><<<blocks, kThreads, 0, stream>>>(in, out, count, t); break;
+      case 3: transpose_narrow_kernel<E, 3><<<blocks, kThreads, 0, stream>>>(in, out, count, t); break;
+      case 4: transpose_narrow_kernel<E, 4><<<blocks, kThreads, 0, stream>>>(in, out, count, t); break;
+      default: transpose_wide_kernel<E><<<blocks, kThreads, 0, stream>>>(in, out, count, t); break;
+    }
   };
   dispatch_elem_size(elem, launch);
   INGOT_CUDA_CHECK_LAUNCH(op);

@@ -144,10 +144,6 @@ __global__ void adaptive_pool_kernel(const T* __restrict__ x, T* __restrict__ y,
 // threads read neighbouring channels (coalesced), and each thread handles V
 // channels with one 16-byte load per tap where C and the pointers allow it.
 
-template <typename T, int V> struct alignas(sizeof(T) * V) Pack {
-  T v[V];
-};
-
 struct NhwcGeometry {
   int64_t n = 1, c = 1;
   int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1};
