@@ -178,6 +178,8 @@ TEST(GpuDataMovement, AllOps) {
     check("permute nchw->nhwc c3 " + ts, p1, {&img}, {{t, {2, 40, 37, 3}}}, 0, false);
     HostTensor img4 = rand_tensor(t, {2, 4, 33, 20}, 9);
     check("permute nchw->nhwc c4 " + ts, p1, {&img4}, {{t, {2, 33, 20, 4}}}, 0, false);
+    HostTensor img2 = rand_tensor(t, {3, 2, 50, 23}, 11);
+    check("permute nchw->nhwc c2 " + ts, p1, {&img2}, {{t, {3, 50, 23, 2}}}, 0, false);
     HostTensor seq = rand_tensor(t, {3, 70, 45}, 7);
     PermuteAttrs p3;
     p3.perm = {0, 2, 1};

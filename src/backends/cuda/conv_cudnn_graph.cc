@@ -29,6 +29,7 @@ namespace ingot::cuda {
 #if !defined(INGOT_HAVE_CUDNN_FRONTEND)
 
 class ConvGraphPlan {};
+bool conv_graph_available() { return false; }
 int64_t conv_graph_plan_count(const ConvGraphDesc&, cudnnContext*) { return 0; }
 Result<std::shared_ptr<const ConvGraphPlan>> conv_graph_plan(const ConvGraphDesc&, cudnnContext*, int64_t, size_t) {
   return unsupported("[cuda conv] graph: this build has no cuDNN frontend");
@@ -111,6 +112,8 @@ class ConvGraphPlan {
   int64_t index = 0;
   int64_t workspace = 0;
 };
+
+bool conv_graph_available() { return true; }
 
 int64_t conv_graph_plan_count(const ConvGraphDesc& d, cudnnContext* handle) {
   if (!handle) return 0;

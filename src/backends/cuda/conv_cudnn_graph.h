@@ -29,6 +29,9 @@ struct ConvGraphDesc {
 
 class ConvGraphPlan;
 
+// Whether this build has the cuDNN frontend (without it no graph tactic exists).
+bool conv_graph_available();
+
 // How many engine configurations cuDNN proposes for the problem (0 when none, or
 // without the frontend).
 int64_t conv_graph_plan_count(const ConvGraphDesc& d, cudnnContext* handle);

@@ -679,8 +679,9 @@ Status run_graph(const ConvAttrs& c, const KernelArgs& args) {
   const std::optional<ConvGraphDesc> d = pad && !padded ? std::nullopt : graph_desc(c, args, padded);
   if (!d)
     return invalid_argument("[cuda conv] tactic '" + args.tactic + "' needs a channels-last float16/bfloat16 2-d "
-                            "convolution with one group, no activation or ReLU, and channels a multiple of 8 (" +
-                            (pad ? "output; input channels not" : "input and output") + ")");
+                            "convolution with one group, no activation or ReLU, " +
+                            (pad ? "output channels a multiple of 8 and input channels not"
+                                 : "and input and output channels a multiple of 8"));
   const size_t pad_bytes = padded ? padded_input_bytes(args, padded) : 0;
   if (pad_bytes > args.workspace_bytes)
     return invalid_argument("[cuda conv] tactic '" + args.tactic + "' needs " + std::to_string(pad_bytes) +

@@ -297,14 +297,23 @@ template <typename T> int nhwc_vector_width(int64_t c, const void* x, const void
   return c % kWide == 0 && aligned(x) && aligned(y) ? kWide : 1;
 }
 
-// Whether every element offset of x and y (and the products formed on the way,
-// padding included) fits a 32-bit signed index.
-bool fits_int32(const NhwcGeometry& g, const int64_t* pad) {
-  constexpr int64_t kLimit = int64_t{1} << 30;  // headroom for window starts past the edge
+// Whether every element offset of x and y, and every intermediate the kernels
+// form (window starts and ends with padding and dilation, an adaptive window's
+// o * in), fits a 32-bit signed index. pp is null for adaptive pools.
+bool fits_int32(const NhwcGeometry& g, const NhwcPoolParams* pp) {
+  constexpr int64_t kLimit = int64_t{1} << 30;  // headroom for sums of two such terms
   int64_t in = g.n * g.c, out = g.n * g.c;
   for (int i = 0; i < 3; ++i) {
-    in *= g.in[i] + 2 * (pad ? pad[i] : 0) + 1;
+    const int64_t pad = pp ? pp->p[i] : 0;
+    in *= g.in[i] + 2 * pad + 1;
     out *= g.out[i] + 1;
+    if (pp) {
+      if (pp->k[i] >= kLimit || pp->s[i] >= kLimit || pp->d[i] >= kLimit || pad >= kLimit) return false;
+      // The last window's far end, from the attributes rather than the shapes.
+      if (g.out[i] * pp->s[i] + pp->k[i] * pp->d[i] >= kLimit) return false;
+    } else if ((g.in[i] + 1) * (g.out[i] + 1) >= kLimit) {
+      return false;
+    }
   }
   return in < kLimit && out < kLimit;
 }
@@ -320,7 +329,7 @@ Status launch_pool_nhwc(const T* x, T* y, const NhwcPoolParams& pp, cudaStream_t
   const int64_t n = pp.g.n * pp.g.out[0] * pp.g.out[1] * pp.g.out[2] * (pp.g.c / v);
   if (n == 0) return {};
   constexpr int kWide = 16 / sizeof(T);
-  const bool small = fits_int32(pp.g, pp.p);
+  const bool small = fits_int32(pp.g, &pp);
   if (v == 1) {
     small ? launch_pool_nhwc_as<T, int32_t, 1>(x, y, n, pp, stream) : launch_pool_nhwc_as<T, int64_t, 1>(x, y, n, pp, stream);
   } else {
