@@ -88,6 +88,11 @@ bool run_merge_sibling_gemms(Graph& g, bool attention_operands_only = true, bool
 // attention reads moves below it first, to be absorbed too (fold_attention_views.cc).
 // `cuda_backend`: on cuda only fold where the flash kernel can run the step.
 bool run_fold_attention_views(Graph& g, bool cuda_backend);
+// Attention steps read a bool mask as an additive one (0 kept, -inf masked) in
+// their own dtype, made by one Where per distinct mask and shared by every step
+// reading it (additive_attention_masks.cc). The pipeline runs it on CUDA builds,
+// whose cuDNN attention otherwise converts the mask in every step.
+bool run_additive_attention_masks(Graph& g);
 
 // Runs the passes in order for the build options; verifies the graph after each.
 Status run_pipeline(Graph& g, const BuildOptions& options,

@@ -118,6 +118,7 @@ Status run_fusion(Graph& g, const BuildOptions& options, const std::function<voi
 // Attention data movement, after lowering because on cuda whether a step can be
 // folded depends on the dtype its kernel gets (flash runs fp16/bf16). Sibling
 // projections are merged first so their slices fold into the attention's views.
+// On cuda, bool masks then become shared additive ones (in the lowered dtype).
 Status fold_attention(Graph& g, const BuildOptions& options, const std::function<void(const std::string&)>& say) {
   const bool cuda = options.backend == "cuda";
   const size_t before = g.num_nodes();
@@ -128,6 +129,10 @@ Status fold_attention(Graph& g, const BuildOptions& options, const std::function
   }
   if (run_fold_attention_views(g, cuda)) {
     INGOT_RETURN_IF_ERROR(verified(g, "fold_attention_views"));
+    changed = true;
+  }
+  if (cuda && run_additive_attention_masks(g)) {
+    INGOT_RETURN_IF_ERROR(verified(g, "additive_attention_masks"));
     changed = true;
   }
   if (!changed) return Status::ok_status();
