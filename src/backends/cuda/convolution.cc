@@ -24,7 +24,8 @@
 // x[N*H*W, Cin] @ w[Cout, Cin]^T, with bias, residual and activation as a Gemm
 // epilogue. For those the tuner also times "gemm/<gemm tactic>", which runs the
 // product through cuBLASLt (linear_algebra.cc): on Hopper its kernels are often
-// faster than the ones cuDNN's legacy API picks for these shapes.
+// faster than the ones cuDNN's legacy API picks for these shapes. That tactic and
+// "im2col/" below live in conv_gemm.cc.
 //
 // A channels-last conv whose input channels are not a multiple of 8 (an image
 // stem: 3 channels) misses cuDNN's tensor-core NHWC kernels: ResNet-50's 7x7 stem
@@ -60,9 +61,30 @@
 
 #include "backends/cuda/conv_cudnn_graph.h"
 #include "backends/cuda/conv_epilogue.h"
+#include "backends/cuda/conv_gemm.h"
 #include "backends/cuda/cuda_common.h"
 
 namespace ingot::cuda {
+
+bool relu_like(const ConvAttrs& c) {
+  if (c.activation == static_cast<int64_t>(UnaryFn::kRelu)) return true;
+  return c.activation == static_cast<int64_t>(UnaryFn::kClamp) && c.activation_alpha == 0.0 &&
+         std::isinf(c.activation_beta) && c.activation_beta > 0;
+}
+
+// The channel count a pad8 tactic widens the input to, or 0 where it does not apply
+// (see the file comment: channels-last 16-bit convs with one group and input
+// channels that are not a multiple of 8).
+int64_t padded_channel_count(const ConvAttrs& c, const KernelArgs& args) {
+  if (!c.channels_last || c.transposed || c.groups != 1) return 0;
+  if (args.in.size() < 2 || !args.in[0] || !args.in[1] || args.in[0]->rank() != 4 || args.in[1]->rank() != 4) return 0;
+  const DeviceTensor& x = *args.in[0];
+  if (x.dtype != DType::kFloat16 && x.dtype != DType::kBFloat16) return 0;
+  const int64_t cin = x.shape[3];
+  if (cin % 8 == 0 || args.in[1]->shape[3] != cin) return 0;
+  return (cin + 7) / 8 * 8;
+}
+
 namespace {
 
 Status dnn_status(cudnnStatus_t s, const char* what) {
@@ -96,11 +118,6 @@ std::vector<int> spatial(const std::vector<int64_t>& v, size_t n, int fill) {
   return out;
 }
 
-bool relu_like(const ConvAttrs& c) {
-  if (c.activation == static_cast<int64_t>(UnaryFn::kRelu)) return true;
-  return c.activation == static_cast<int64_t>(UnaryFn::kClamp) && c.activation_alpha == 0.0 &&
-         std::isinf(c.activation_beta) && c.activation_beta > 0;
-}
 
 struct ConvState final : StepState {
   cudnnTensorDescriptor_t x = nullptr, y = nullptr, bias = nullptr;
@@ -316,19 +333,6 @@ ConvEpilogue full_epilogue(const ConvAttrs& c, const KernelArgs& args) {
 
 constexpr const char* kPadPrefix = "pad8:";
 
-// The channel count a pad8 tactic widens the input to, or 0 where it does not apply
-// (see the file comment: channels-last 16-bit convs with one group and input
-// channels that are not a multiple of 8).
-int64_t padded_channel_count(const ConvAttrs& c, const KernelArgs& args) {
-  if (!c.channels_last || c.transposed || c.groups != 1) return 0;
-  if (args.in.size() < 2 || !args.in[0] || !args.in[1] || args.in[0]->rank() != 4 || args.in[1]->rank() != 4) return 0;
-  const DeviceTensor& x = *args.in[0];
-  if (x.dtype != DType::kFloat16 && x.dtype != DType::kBFloat16) return 0;
-  const int64_t cin = x.shape[3];
-  if (cin % 8 == 0 || args.in[1]->shape[3] != cin) return 0;
-  return (cin + 7) / 8 * 8;
-}
-
 // Workspace bytes the padded input takes (at the workspace's start, 256-aligned).
 size_t padded_input_bytes(const KernelArgs& args, int64_t channels) {
   const DeviceTensor& x = *args.in[0];
@@ -460,164 +464,6 @@ Status run_plain(const ConvAttrs& c, const ConvState& st, const KernelArgs& args
   return run_conv_epilogue(y.dtype, y.data, st.epilogue, args.stream);
 }
 
-// ------------------------------------------------------- pointwise conv as Gemm
-
-constexpr const char* kGemmPrefix = "gemm/";
-
-bool all_equal(const std::vector<int64_t>& v, int64_t value) {
-  for (int64_t x : v)
-    if (x != value) return false;
-  return true;
-}
-
-// Whether c on these tensors is a plain matrix product (see the file comment).
-bool pointwise_as_gemm(const ConvAttrs& c, const KernelArgs& args) {
-  if (!c.channels_last || c.transposed || c.groups != 1) return false;
-  if (args.in.size() < 2 || !args.in[0] || !args.in[1] || args.out.size() != 1 || !args.out[0]) return false;
-  const DeviceTensor& x = *args.in[0];
-  const DeviceTensor& w = *args.in[1];
-  const DeviceTensor& y = *args.out[0];
-  if (x.rank() != 4 || w.rank() != 4 || y.rank() != 4) return false;
-  return w.shape[1] == 1 && w.shape[2] == 1 && all_equal(c.stride, 1) && all_equal(c.padding, 0) &&
-         x.shape[0] == y.shape[0] && x.shape[1] == y.shape[1] && x.shape[2] == y.shape[2] &&
-         w.shape[3] == x.shape[3] && w.shape[0] == y.shape[3];
-}
-
-// The conv's tensors seen as the Gemm's: [M, Cin] x [Cout, Cin]^T (+ bias, + residual [M, Cout]).
-struct GemmView {
-  GemmAttrs attrs;
-  DeviceTensor a, b, residual, out;
-  KernelArgs args;
-  GemmView() = default;
-  GemmView(const GemmView&) = delete;  // args point at the members
-  GemmView& operator=(const GemmView&) = delete;
-};
-
-// Fills v with the pointwise conv's GEMM (the im2col tactic then replaces a and b).
-// Rows are output pixels; the view points into itself, so it is filled in place.
-void fill_gemm_view(GemmView& v, const ConvAttrs& c, const KernelArgs& args, std::string tactic) {
-  const DeviceTensor& x = *args.in[0];
-  const DeviceTensor& w = *args.in[1];
-  const DeviceTensor* bias = args.in.size() > 2 ? args.in[2] : nullptr;
-  const DeviceTensor* residual = args.in.size() > 3 ? args.in[3] : nullptr;
-  DeviceTensor& y = *args.out[0];
-  const int64_t m = y.shape[0] * y.shape[1] * y.shape[2], cin = x.shape[3], cout = w.shape[0];
-  v.attrs.trans_b = true;
-  v.attrs.alpha = 1.0;
-  v.attrs.beta = 1.0;
-  v.attrs.activation = relu_like(c) ? static_cast<int64_t>(UnaryFn::kRelu) : c.activation;
-  v.attrs.activation_alpha = c.activation_alpha;
-  v.attrs.activation_beta = c.activation_beta;
-  v.a = {x.data, x.dtype, {m, cin}};
-  v.b = {w.data, w.dtype, {cout, cin}};
-  v.out = {y.data, y.dtype, {m, cout}};
-  v.args = args;
-  v.args.tactic = std::move(tactic);
-  v.args.in = {&v.a, &v.b, bias, nullptr};
-  if (residual) {
-    v.residual = {residual->data, residual->dtype, {m, cout}};
-    v.args.in[3] = &v.residual;
-  }
-  v.args.out = {&v.out};
-}
-
-// ------------------------------------------------------- im2col + Gemm (image stems)
-
-constexpr const char* kIm2colPrefix = "im2col/";
-
-// Whether the im2col tactics apply: the convs pad8 serves (channels-last 2-d
-// 16-bit convs with one group and input channels not a multiple of 8).
-bool im2col_applies(const ConvAttrs& c, const KernelArgs& args) {
-  return padded_channel_count(c, args) > 0 && args.out.size() == 1 && args.out[0] && args.out[0]->rank() == 4 &&
-         c.stride.size() == 2 && c.padding.size() == 2;
-}
-
-Im2colGeometry im2col_geometry(const ConvAttrs& c, const KernelArgs& args) {
-  const DeviceTensor& x = *args.in[0];
-  const DeviceTensor& w = *args.in[1];
-  const DeviceTensor& y = *args.out[0];
-  Im2colGeometry g;
-  g.n = x.shape[0];
-  g.h = x.shape[1];
-  g.w = x.shape[2];
-  g.c = x.shape[3];
-  g.oh = y.shape[1];
-  g.ow = y.shape[2];
-  g.kh = w.shape[1];
-  g.kw = w.shape[2];
-  g.sh = c.stride[0];
-  g.sw = c.stride[1];
-  g.ph = c.padding[0];
-  g.pw = c.padding[1];
-  g.dh = c.dilation.size() == 2 ? c.dilation[0] : 1;
-  g.dw = c.dilation.size() == 2 ? c.dilation[1] : 1;
-  g.cols = (g.kh * g.kw * g.c + 7) / 8 * 8;
-  return g;
-}
-
-// Workspace bytes the patch matrix takes (at the workspace's start, 256-aligned).
-size_t im2col_bytes(const Im2colGeometry& g, DType t) {
-  const size_t bytes = static_cast<size_t>(g.rows() * g.cols) * dtype_size(t);
-  return (bytes + 255) / 256 * 256;
-}
-
-// The weight as a [Cout, g.cols] matrix (zero columns past kh*kw*C), owned, and
-// the GEMM's own cached state.
-struct Im2colState final : StepState {
-  void* weight = nullptr;
-  std::unique_ptr<StepState> gemm;
-  ~Im2colState() override {
-    if (weight) cudaFree(weight);
-  }
-};
-
-// The GEMM the tactic runs: patches [M, cols] x weight [Cout, cols]^T with the
-// conv's epilogue; `patches` / `weight` null while only listing tactics.
-void im2col_gemm_view(GemmView& v, const ConvAttrs& c, const KernelArgs& args, const Im2colGeometry& g,
-                      void* patches, const void* weight, std::string tactic) {
-  fill_gemm_view(v, c, args, std::move(tactic));
-  const DType t = args.in[0]->dtype;
-  v.a = {patches, t, {g.rows(), g.cols}};
-  v.b = {const_cast<void*>(weight), t, {args.in[1]->shape[0], g.cols}};
-  const size_t used = im2col_bytes(g, t);
-  v.args.workspace = patches ? static_cast<char*>(args.workspace) + used : nullptr;
-  v.args.workspace_bytes = args.workspace_bytes > used ? args.workspace_bytes - used : 0;
-}
-
-Status run_im2col(const ConvAttrs& c, const KernelArgs& args) {
-  if (!im2col_applies(c, args))
-    return invalid_argument("[cuda conv] tactic '" + args.tactic + "' needs a channels-last float16/bfloat16 2-d "
-                            "convolution with one group and input channels that are not a multiple of 8");
-  const Im2colGeometry g = im2col_geometry(c, args);
-  const DeviceTensor& x = *args.in[0];
-  const size_t used = im2col_bytes(g, x.dtype);
-  if (used > args.workspace_bytes)
-    return invalid_argument("[cuda conv] tactic '" + args.tactic + "' needs " + std::to_string(used) +
-                            " workspace bytes for the patch matrix, the step has " +
-                            std::to_string(args.workspace_bytes));
-  if (!*args.state) {
-    auto st = std::make_unique<Im2colState>();
-    const DeviceTensor& w = *args.in[1];
-    const size_t bytes = static_cast<size_t>(w.shape[0] * g.cols) * dtype_size(w.dtype);
-    if (cudaMalloc(&st->weight, bytes) != cudaSuccess) {
-      st->weight = nullptr;
-      cudaGetLastError();  // not sticky: clear it
-      return device_error("[cuda conv] cannot allocate " + std::to_string(bytes) + " bytes for the im2col weight");
-    }
-    INGOT_RETURN_IF_ERROR(
-        pad_channels(w.dtype, w.data, st->weight, w.shape[0], g.kh * g.kw * g.c, g.cols, args.stream));
-    *args.state = std::move(st);
-  }
-  auto* st = dynamic_cast<Im2colState*>(args.state->get());
-  if (!st) return internal_error("[cuda conv] im2col: unexpected step state");
-  INGOT_RETURN_IF_ERROR(im2col_nhwc(x.dtype, x.data, args.workspace, g, args.stream));
-  GemmView v;
-  im2col_gemm_view(v, c, args, g, args.workspace, st->weight,
-                   args.tactic.substr(std::char_traits<char>::length(kIm2colPrefix)));
-  v.args.state = &st->gemm;
-  return linear_algebra(OpAttrs{v.attrs}, v.args);
-}
-
 // ------------------------------------------------------- cuDNN graph API
 
 constexpr const char* kGraphPrefix = "graph:";
@@ -728,14 +574,7 @@ Status run_graph(const ConvAttrs& c, const KernelArgs& args) {
 Status convolution(const OpAttrs& attrs, const KernelArgs& args) {
   const auto* c = std::get_if<ConvAttrs>(&attrs);
   if (!c) return internal_error("convolution: unexpected op");
-  if (args.tactic.rfind(kGemmPrefix, 0) == 0) {
-    if (!pointwise_as_gemm(*c, args))
-      return invalid_argument("[cuda conv] tactic '" + args.tactic +
-                              "' needs a channels-last 1x1 convolution with stride 1, no padding and one group");
-    GemmView view;
-    fill_gemm_view(view, *c, args, args.tactic.substr(std::char_traits<char>::length(kGemmPrefix)));
-    return linear_algebra(OpAttrs{view.attrs}, view.args);
-  }
+  if (args.tactic.rfind(kConvGemmPrefix, 0) == 0) return run_pointwise_gemm(*c, args);
   if (args.tactic.rfind(kIm2colPrefix, 0) == 0) return run_im2col(*c, args);
   if (args.tactic.rfind(kGraphPrefix, 0) == 0 || args.tactic.rfind(kPadGraphPrefix, 0) == 0)
     return run_graph(*c, args);
@@ -793,7 +632,7 @@ std::vector<std::string> conv_tactics(const OpAttrs& attrs, const KernelArgs& ar
   if (!describe(*c, args, st).ok()) return {};
   auto usable = candidates(*c, args, st, args.workspace_bytes);
   if (!usable.ok()) return {};
-  std::vector<std::string> gemm, pad, graph;
+  std::vector<std::string> pad, graph;
   if (const auto d = graph_desc(*c, args)) {
     const int64_t count = std::min(conv_graph_plan_count(*d, args.handles->cudnn), kGraphCandidates);
     for (int64_t i = 0; i < count; ++i) graph.push_back(kGraphPrefix + std::to_string(i));
@@ -805,19 +644,7 @@ std::vector<std::string> conv_tactics(const OpAttrs& attrs, const KernelArgs& ar
       for (int64_t i = 0; i < count; ++i) graph.push_back(kPadGraphPrefix + std::to_string(i));
     }
   }
-  if (pointwise_as_gemm(*c, args)) {
-    GemmView view;
-    fill_gemm_view(view, *c, args, "");
-    for (std::string& t : gemm_tactics(OpAttrs{view.attrs}, view.args)) gemm.push_back(kGemmPrefix + t);
-  }
-  if (im2col_applies(*c, args)) {
-    const Im2colGeometry g = im2col_geometry(*c, args);
-    if (im2col_bytes(g, args.in[0]->dtype) < args.workspace_bytes) {
-      GemmView view;
-      im2col_gemm_view(view, *c, args, g, nullptr, nullptr, "");
-      for (std::string& t : gemm_tactics(OpAttrs{view.attrs}, view.args)) gemm.push_back(kIm2colPrefix + t);
-    }
-  }
+  std::vector<std::string> gemm = conv_gemm_tactics(*c, args);
   if (const int64_t padded = padded_channel_count(*c, args); padded > 0) {
     const size_t pad_bytes = padded_input_bytes(args, padded);
     ConvState wide;
@@ -856,8 +683,7 @@ size_t conv_workspace_size(const OpAttrs& attrs, const KernelArgs& args, bool an
     const int64_t padded = padded_channel_count(*c, args);
     if (padded) bytes = std::max(bytes, kLibraryBytes + padded_input_bytes(args, padded));
   }
-  if ((any_tactic || im2col) && im2col_applies(*c, args))
-    bytes = std::max(bytes, kLibraryBytes + im2col_bytes(im2col_geometry(*c, args), args.in[0]->dtype));
+  if (any_tactic || im2col) bytes = std::max(bytes, kLibraryBytes + im2col_workspace_bytes(*c, args));
   // The tuner may time cuDNN's algorithms with more scratch than the default.
   if (any_tactic && !c->transposed) bytes = std::max(bytes, kLargeAlgoBytes);
   return bytes;
