@@ -4,7 +4,7 @@
 // built for one problem on one cuDNN handle. Building it costs milliseconds to
 // seconds (cuDNN may compile the kernel with NVRTC), and a transformer repeats
 // one attention shape in every layer, so plans are shared through a cache keyed
-// by handle and problem; the steps hold them, the cache only weakly.
+// by handle and problem (PlanCache, cudnn_frontend_util.h).
 #include "backends/cuda/attention_cudnn.h"
 
 #include <string>
@@ -12,16 +12,11 @@
 #if defined(INGOT_HAVE_CUDNN_FRONTEND)
 #include <cudnn.h>
 
-#include <map>
-#include <mutex>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
 
-// The runtime library links no JSON (DESIGN.md, rule 1); the frontend only needs
-// it for serialization, which ingot does not use.
-#define CUDNN_FRONTEND_SKIP_JSON_LIB
-#include <cudnn_frontend.h>
+#include "backends/cuda/cudnn_frontend_util.h"
 #endif
 
 #if defined(INGOT_HAVE_CUDNN_FRONTEND)
@@ -103,14 +98,7 @@ namespace fe = cudnn_frontend;
 namespace {
 enum Uid : int64_t { kQ = 1, kK, kV, kO, kBias };
 
-std::string fe_message(fe::error_t e) { return e.get_message(); }
-
-#define INGOT_FE_RETURN_IF_ERROR(expr, what)                                                      \
-  do {                                                                                            \
-    auto _fe_status = (expr);                                                                     \
-    if (_fe_status.is_bad())                                                                      \
-      return unsupported(std::string("[cuda attention] cudnn: ") + (what) + ": " + fe_message(_fe_status)); \
-  } while (0)
+constexpr const char* kWho = "[cuda attention] cudnn: ";
 
 std::vector<int64_t> dims4(int64_t b, int64_t h, int64_t rows, int64_t e) { return {b, h, rows, e}; }
 std::vector<int64_t> strides4(const AttnView& v) { return {v.stride_b, v.stride_h, v.stride_row, 1}; }
@@ -163,12 +151,12 @@ Result<std::shared_ptr<const CudnnSdpaPlan>> build_plan(const CudnnSdpaDesc& d, 
   (void)stats;
   o->set_output(true).set_uid(kO).set_dim(dims4(d.batch, d.hq, d.L, d.Ev)).set_stride(strides4(d.out));
 
-  INGOT_FE_RETURN_IF_ERROR(g.validate(), "validate");
-  INGOT_FE_RETURN_IF_ERROR(g.build_operation_graph(handle), "operation graph");
-  INGOT_FE_RETURN_IF_ERROR(g.create_execution_plans({fe::HeurMode_t::A}), "heuristics");
-  INGOT_FE_RETURN_IF_ERROR(g.check_support(handle), "support");
-  INGOT_FE_RETURN_IF_ERROR(g.build_plans(handle, fe::BuildPlanPolicy_t::HEURISTICS_CHOICE), "plan build");
-  INGOT_FE_RETURN_IF_ERROR(g.get_workspace_size(plan->workspace), "workspace size");
+  INGOT_FE_RETURN_IF_ERROR(g.validate(), kWho, "validate");
+  INGOT_FE_RETURN_IF_ERROR(g.build_operation_graph(handle), kWho, "operation graph");
+  INGOT_FE_RETURN_IF_ERROR(g.create_execution_plans({fe::HeurMode_t::A}), kWho, "heuristics");
+  INGOT_FE_RETURN_IF_ERROR(g.check_support(handle), kWho, "support");
+  INGOT_FE_RETURN_IF_ERROR(g.build_plans(handle, fe::BuildPlanPolicy_t::HEURISTICS_CHOICE), kWho, "plan build");
+  INGOT_FE_RETURN_IF_ERROR(g.get_workspace_size(plan->workspace), kWho, "workspace size");
   if (plan->workspace < 0 || static_cast<size_t>(plan->workspace) > workspace_bytes)
     return unsupported("[cuda attention] cudnn: needs " + std::to_string(plan->workspace) +
                        " bytes of workspace, the step has " + std::to_string(workspace_bytes));
@@ -180,22 +168,8 @@ Result<std::shared_ptr<const CudnnSdpaPlan>> cudnn_sdpa_plan(const CudnnSdpaDesc
                                                              size_t workspace_bytes) {
   INGOT_RETURN_IF_ERROR(cudnn_sdpa_check(d));
   if (!handle) return internal_error("[cuda attention] cudnn: no cuDNN handle");
-  static std::mutex mu;
-  static std::map<PlanKey, std::weak_ptr<const CudnnSdpaPlan>> cache;
-  const PlanKey key = key_of(d, handle);
-  std::lock_guard<std::mutex> lock(mu);
-  if (auto it = cache.find(key); it != cache.end()) {
-    if (auto plan = it->second.lock()) {
-      if (static_cast<size_t>(plan->workspace) <= workspace_bytes) return plan;
-    }
-  }
-  auto built = build_plan(d, handle, workspace_bytes);
-  if (built.ok()) {
-    // Contexts come and go (each with its own handle): drop the plans none holds.
-    std::erase_if(cache, [](const auto& entry) { return entry.second.expired(); });
-    cache[key] = built.value();
-  }
-  return built;
+  static PlanCache<PlanKey, CudnnSdpaPlan> cache;
+  return cache.get(key_of(d, handle), workspace_bytes, [&] { return build_plan(d, handle, workspace_bytes); });
 }
 
 Status cudnn_sdpa_run(const CudnnSdpaPlan& plan, cudnnContext* handle, cudaStream_t stream, const void* q,
@@ -211,7 +185,7 @@ Status cudnn_sdpa_run(const CudnnSdpaPlan& plan, cudnnContext* handle, cudaStrea
       {kQ, at(q, d.q)}, {kK, at(k, d.k)}, {kV, at(v, d.v)}, {kO, at(out, d.out)}};
   if (d.has_bias) pack[kBias] = const_cast<void*>(bias);
   auto status = plan.graph.execute(handle, pack, workspace);
-  if (status.is_bad()) return device_error("[cuda attention] cudnn: execute: " + fe_message(status));
+  if (status.is_bad()) return device_error(std::string(kWho) + "execute: " + status.get_message());
   return {};
 }
 

@@ -5,8 +5,8 @@
 // where an engine can. Tensors are described in cuDNN's NCHW dimension order
 // with NHWC strides (its channels-last convention); the weight [K, R, S, C] is
 // KRSC the same way. Building a plan may compile a kernel (runtime fusion), so
-// plans are shared through a cache keyed by handle, problem and index, like the
-// attention plans.
+// plans are shared through a cache keyed by handle, problem and index
+// (PlanCache, cudnn_frontend_util.h), like the attention plans.
 #include "backends/cuda/conv_cudnn_graph.h"
 
 #include <string>
@@ -14,14 +14,11 @@
 #if defined(INGOT_HAVE_CUDNN_FRONTEND)
 #include <cudnn.h>
 
-#include <map>
-#include <mutex>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
 
-#define CUDNN_FRONTEND_SKIP_JSON_LIB  // the runtime links no JSON (DESIGN.md, rule 1)
-#include <cudnn_frontend.h>
+#include "backends/cuda/cudnn_frontend_util.h"
 #endif
 
 namespace ingot::cuda {
@@ -46,14 +43,7 @@ namespace fe = cudnn_frontend;
 namespace {
 enum Uid : int64_t { kX = 1, kW, kBias, kResidual, kY };
 
-std::string fe_message(fe::error_t e) { return e.get_message(); }
-
-#define INGOT_FE_CONV_RETURN_IF_ERROR(expr, what)                                                         \
-  do {                                                                                                    \
-    auto _fe_status = (expr);                                                                             \
-    if (_fe_status.is_bad())                                                                              \
-      return unsupported(std::string("[cuda conv] graph: ") + (what) + ": " + fe_message(_fe_status));    \
-  } while (0)
+constexpr const char* kWho = "[cuda conv] graph: ";
 
 // NCHW-ordered dims with NHWC strides.
 std::vector<int64_t> nhwc_strides(int64_t c, int64_t h, int64_t w) { return {h * w * c, 1, w * c, c}; }
@@ -94,13 +84,13 @@ Result<std::unique_ptr<fe::graph::Graph>> make_graph(const ConvGraphDesc& d, cud
   }
   if (d.relu)
     y = g->pointwise(y, fe::graph::Pointwise_attributes().set_name("relu").set_mode(fe::PointwiseMode_t::RELU_FWD));
-  y->set_output(true).set_uid(kY).set_dim({d.n, d.k, d.oh, d.ow}).set_stride(nhwc_strides(d.k, d.oh, d.ow)).set_data_type(
-      io);
-  INGOT_FE_CONV_RETURN_IF_ERROR(g->validate(), "validate");
-  INGOT_FE_CONV_RETURN_IF_ERROR(g->build_operation_graph(handle), "operation graph");
-  INGOT_FE_CONV_RETURN_IF_ERROR(g->create_execution_plans({fe::HeurMode_t::A, fe::HeurMode_t::FALLBACK}),
-                                "heuristics");
-  INGOT_FE_CONV_RETURN_IF_ERROR(g->check_support(handle), "support");
+  y->set_output(true).set_uid(kY).set_dim({d.n, d.k, d.oh, d.ow}).set_data_type(io);
+  y->set_stride(nhwc_strides(d.k, d.oh, d.ow));
+  INGOT_FE_RETURN_IF_ERROR(g->validate(), kWho, "validate");
+  INGOT_FE_RETURN_IF_ERROR(g->build_operation_graph(handle), kWho, "operation graph");
+  INGOT_FE_RETURN_IF_ERROR(g->create_execution_plans({fe::HeurMode_t::A, fe::HeurMode_t::FALLBACK}), kWho,
+                           "heuristics");
+  INGOT_FE_RETURN_IF_ERROR(g->check_support(handle), kWho, "support");
   return g;
 }
 }  // namespace
@@ -121,46 +111,48 @@ int64_t conv_graph_plan_count(const ConvGraphDesc& d, cudnnContext* handle) {
   return g.ok() ? g.value()->get_execution_plan_count() : 0;
 }
 
-Result<std::shared_ptr<const ConvGraphPlan>> conv_graph_plan(const ConvGraphDesc& d, cudnnContext* handle,
-                                                             int64_t index, size_t workspace_bytes) {
-  if (!handle) return internal_error("[cuda conv] graph: no cuDNN handle");
-  if (d.dtype != DType::kFloat16 && d.dtype != DType::kBFloat16)
-    return unsupported("[cuda conv] graph: dtype " + std::string(dtype_name(d.dtype)));
-  static std::mutex mu;
-  static std::map<PlanKey, std::weak_ptr<const ConvGraphPlan>> cache;
-  const PlanKey key{handle, key_of(d), index};
-  std::lock_guard<std::mutex> lock(mu);
-  if (auto it = cache.find(key); it != cache.end())
-    if (auto plan = it->second.lock(); plan && static_cast<size_t>(plan->workspace) <= workspace_bytes) return plan;
-
+namespace {
+// Builds engine configuration `index` of the problem's graph.
+Result<std::shared_ptr<const ConvGraphPlan>> build_plan(const ConvGraphDesc& d, cudnnContext* handle, int64_t index,
+                                                        size_t workspace_bytes) {
   auto plan = std::make_shared<ConvGraphPlan>();
   plan->desc = d;
   plan->index = index;
   INGOT_ASSIGN_OR_RETURN(plan->graph, make_graph(d, handle));
   const int64_t count = plan->graph->get_execution_plan_count();
   if (index < 0 || index >= count)
-    return unsupported("[cuda conv] graph: engine configuration " + std::to_string(index) + " of " +
+    return unsupported(std::string(kWho) + "engine configuration " + std::to_string(index) + " of " +
                        std::to_string(count));
-  INGOT_FE_CONV_RETURN_IF_ERROR(plan->graph->build_plan_at_index(handle, index), "plan build");
-  INGOT_FE_CONV_RETURN_IF_ERROR(plan->graph->get_workspace_size_plan_at_index(index, plan->workspace),
-                                "workspace size");
+  INGOT_FE_RETURN_IF_ERROR(plan->graph->build_plan_at_index(handle, index), kWho, "plan build");
+  INGOT_FE_RETURN_IF_ERROR(plan->graph->get_workspace_size_plan_at_index(index, plan->workspace), kWho,
+                           "workspace size");
   if (plan->workspace < 0 || static_cast<size_t>(plan->workspace) > workspace_bytes)
-    return unsupported("[cuda conv] graph: needs " + std::to_string(plan->workspace) +
+    return unsupported(std::string(kWho) + "needs " + std::to_string(plan->workspace) +
                        " bytes of workspace, the step has " + std::to_string(workspace_bytes));
-  std::shared_ptr<const ConvGraphPlan> shared = std::move(plan);
-  cache[key] = shared;
-  return shared;
+  return std::shared_ptr<const ConvGraphPlan>(std::move(plan));
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const ConvGraphPlan>> conv_graph_plan(const ConvGraphDesc& d, cudnnContext* handle,
+                                                             int64_t index, size_t workspace_bytes) {
+  if (!handle) return internal_error(std::string(kWho) + "no cuDNN handle");
+  if (d.dtype != DType::kFloat16 && d.dtype != DType::kBFloat16)
+    return unsupported(std::string(kWho) + "dtype " + dtype_name(d.dtype));
+  static PlanCache<PlanKey, ConvGraphPlan> cache;
+  return cache.get(PlanKey{handle, key_of(d), index}, workspace_bytes,
+                   [&] { return build_plan(d, handle, index, workspace_bytes); });
 }
 
 Status conv_graph_run(const ConvGraphPlan& plan, cudnnContext* handle, cudaStream_t stream, const void* x,
                       const void* w, const void* bias, const void* residual, void* y, void* workspace) {
   if (cudnnSetStream(handle, stream) != CUDNN_STATUS_SUCCESS)
-    return device_error("[cuda conv] graph: cudnnSetStream failed");
+    return device_error(std::string(kWho) + "cudnnSetStream failed");
   std::unordered_map<int64_t, void*> pack = {{kX, const_cast<void*>(x)}, {kW, const_cast<void*>(w)}, {kY, y}};
   if (plan.desc.bias) pack[kBias] = const_cast<void*>(bias);
   if (plan.desc.residual) pack[kResidual] = const_cast<void*>(residual);
   auto status = plan.graph->execute_plan_at_index(handle, pack, workspace, plan.index);
-  if (status.is_bad()) return device_error("[cuda conv] graph: execute: " + fe_message(status));
+  if (status.is_bad()) return device_error(std::string(kWho) + "execute: " + status.get_message());
   return {};
 }
 

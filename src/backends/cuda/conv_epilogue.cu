@@ -99,6 +99,20 @@ Status pad_channels(DType dtype, const void* x, void* y, int64_t rows, int64_t c
   return {};
 }
 
+Result<void*> padded_copy(DType dtype, const void* x, int64_t rows, int64_t c_in, int64_t c_out, cudaStream_t stream) {
+  const size_t bytes = static_cast<size_t>(rows * c_out) * dtype_size(dtype);
+  void* out = nullptr;
+  if (cudaMalloc(&out, bytes) != cudaSuccess) {
+    cudaGetLastError();  // not sticky: clear it
+    return device_error("[cuda conv] cannot allocate " + std::to_string(bytes) + " bytes for a padded weight");
+  }
+  if (Status st = pad_channels(dtype, x, out, rows, c_in, c_out, stream); !st.ok()) {
+    cudaFree(out);
+    return st;
+  }
+  return out;
+}
+
 // One thread per 8 consecutive columns of a row (one 16-byte store): the image
 // stems this serves have few channels, so a group spans several (ky, kx) taps and
 // each element is gathered on its own; the reads hit L2 (the input is small next

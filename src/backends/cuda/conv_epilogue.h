@@ -33,6 +33,9 @@ Status run_conv_epilogue(DType dtype, void* y, const ConvEpilogue& e, cudaStream
 // c_in): channels-last tensors widened with zero channels. 2- or 4-byte dtypes.
 Status pad_channels(DType dtype, const void* x, void* y, int64_t rows, int64_t c_in, int64_t c_out,
                     cudaStream_t stream);
+// The same into new device memory the caller owns (cudaFree): a weight widened
+// once per step state (pad8 and im2col tactics).
+Result<void*> padded_copy(DType dtype, const void* x, int64_t rows, int64_t c_in, int64_t c_out, cudaStream_t stream);
 
 // The geometry of a 2-d channels-last convolution as an im2col matrix product.
 struct Im2colGeometry {

@@ -152,14 +152,7 @@ Status run_im2col(const ConvAttrs& c, const KernelArgs& args) {
   if (!*args.state) {
     auto st = std::make_unique<Im2colState>();
     const DeviceTensor& w = *args.in[1];
-    const size_t bytes = static_cast<size_t>(w.shape[0] * g.cols) * dtype_size(w.dtype);
-    if (cudaMalloc(&st->weight, bytes) != cudaSuccess) {
-      st->weight = nullptr;
-      cudaGetLastError();  // not sticky: clear it
-      return device_error("[cuda conv] cannot allocate " + std::to_string(bytes) + " bytes for the im2col weight");
-    }
-    INGOT_RETURN_IF_ERROR(
-        pad_channels(w.dtype, w.data, st->weight, w.shape[0], g.kh * g.kw * g.c, g.cols, args.stream));
+    INGOT_ASSIGN_OR_RETURN(st->weight, padded_copy(w.dtype, w.data, w.shape[0], g.kh * g.kw * g.c, g.cols, args.stream));
     *args.state = std::move(st);
   }
   auto* st = dynamic_cast<Im2colState*>(args.state->get());

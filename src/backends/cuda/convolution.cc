@@ -341,20 +341,16 @@ size_t padded_input_bytes(const KernelArgs& args, int64_t channels) {
 }
 
 // The widened weight, made once per step state: [Cout, kh, kw, Cin] ->
-// [Cout, kh, kw, padded] in device memory the caller owns (cudaFree).
+// [Cout, kh, kw, padded], owned by the caller.
 Result<void*> make_padded_weight(const DeviceTensor& w, int64_t padded, cudaStream_t stream) {
-  const int64_t rows = w.shape[0] * w.shape[1] * w.shape[2];
-  const size_t bytes = static_cast<size_t>(rows * padded) * dtype_size(w.dtype);
-  void* out = nullptr;
-  if (cudaMalloc(&out, bytes) != cudaSuccess) {
-    cudaGetLastError();  // not sticky: clear it
-    return device_error("[cuda conv] cannot allocate " + std::to_string(bytes) + " bytes for the padded weight");
-  }
-  if (Status st = pad_channels(w.dtype, w.data, out, rows, w.shape[3], padded, stream); !st.ok()) {
-    cudaFree(out);
-    return st;
-  }
-  return out;
+  return padded_copy(w.dtype, w.data, w.shape[0] * w.shape[1] * w.shape[2], w.shape[3], padded, stream);
+}
+
+// The input widened to `padded` channels at the workspace's start (every run).
+Status pad_input(const KernelArgs& args, int64_t padded) {
+  const DeviceTensor& x = *args.in[0];
+  return pad_channels(x.dtype, x.data, args.workspace, x.shape[0] * x.shape[1] * x.shape[2], x.shape[3], padded,
+                      args.stream);
 }
 
 // What cuDNN reads and the scratch it gets: the step's own tensors, or for a pad8
@@ -373,9 +369,7 @@ Result<ConvOperands> conv_operands(const ConvState& st, const KernelArgs& args) 
   if (pad_bytes > args.workspace_bytes)
     return internal_error("[cuda conv] the padded input needs " + std::to_string(pad_bytes) +
                           " workspace bytes, the step has " + std::to_string(args.workspace_bytes));
-  const DeviceTensor& x = *args.in[0];
-  INGOT_RETURN_IF_ERROR(pad_channels(x.dtype, x.data, args.workspace, x.shape[0] * x.shape[1] * x.shape[2],
-                                     x.shape[3], st.padded_channels, args.stream));
+  INGOT_RETURN_IF_ERROR(pad_input(args, st.padded_channels));
   o.x = args.workspace;
   o.w = st.padded_weight;
   o.workspace = static_cast<char*>(args.workspace) + pad_bytes;
@@ -509,8 +503,7 @@ constexpr const char* kPadGraphPrefix = "pad8:graph:";
 
 struct ConvGraphState final : StepState {
   std::shared_ptr<const ConvGraphPlan> plan;
-  int64_t padded_channels = 0;    // pad8:graph: the widened input channel count (0: none)
-  void* padded_weight = nullptr;  // pad8:graph: [Cout, kh, kw, padded_channels], owned
+  void* padded_weight = nullptr;  // pad8:graph: [Cout, kh, kw, padded channels], owned
   ~ConvGraphState() override {
     if (padded_weight) cudaFree(padded_weight);
   }
@@ -548,18 +541,15 @@ Status run_graph(const ConvAttrs& c, const KernelArgs& args) {
                            conv_graph_plan(*d, args.handles->cudnn, index, args.workspace_bytes - pad_bytes));
     if (padded) {
       INGOT_ASSIGN_OR_RETURN(st->padded_weight, make_padded_weight(*args.in[1], padded, args.stream));
-      st->padded_channels = padded;
     }
     *args.state = std::move(st);
   }
   auto* st = dynamic_cast<ConvGraphState*>(args.state->get());
   if (!st) return internal_error("[cuda conv] graph: unexpected step state");
-  const DeviceTensor& x = *args.in[0];
-  const void* input = x.data;
+  const void* input = args.in[0]->data;
   const void* weight = args.in[1]->data;
-  if (st->padded_channels) {
-    INGOT_RETURN_IF_ERROR(pad_channels(x.dtype, x.data, args.workspace, x.shape[0] * x.shape[1] * x.shape[2],
-                                       x.shape[3], st->padded_channels, args.stream));
+  if (padded) {
+    INGOT_RETURN_IF_ERROR(pad_input(args, padded));
     input = args.workspace;
     weight = st->padded_weight;
   }

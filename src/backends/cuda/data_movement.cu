@@ -31,17 +31,20 @@ struct StridedView32 {
   int rank = 0;
   uint32_t dims[kMaxRank] = {};
   uint32_t strides[kMaxRank] = {};
+
+  __device__ __forceinline__ uint32_t offset(uint32_t flat) const {
+    uint32_t off = 0;
+    for (int d = rank - 1; d >= 0; --d) {
+      off += (flat % dims[d]) * strides[d];
+      flat /= dims[d];
+    }
+    return off;
+  }
 };
 template <typename E> __global__ void gather_copy_kernel32(const E* __restrict__ src, E* __restrict__ dst, uint32_t n,
                                                            StridedView32 view) {
-  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-    uint32_t flat = i, off = 0;
-    for (int d = view.rank - 1; d >= 0; --d) {
-      off += (flat % view.dims[d]) * view.strides[d];
-      flat /= view.dims[d];
-    }
-    dst[i] = src[off];
-  }
+  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x)
+    dst[i] = src[view.offset(i)];
 }
 
 // A permute whose innermost output dim is strided in the source while the dim
@@ -62,16 +65,6 @@ struct TransposeShape {
 constexpr uint32_t kWideTile = 32;
 constexpr uint32_t kNarrowRows = 1024;  // a multiple of kThreads
 
-// Source offset of slice `slice` and the output's first element of it.
-__device__ __forceinline__ uint32_t slice_base(const TransposeShape& t, uint32_t slice) {
-  uint32_t flat = slice, base = 0;
-  for (int d = t.batch.rank - 1; d >= 0; --d) {
-    base += (flat % t.batch.dims[d]) * t.batch.strides[d];
-    flat /= t.batch.dims[d];
-  }
-  return base;
-}
-
 // kThreads threads as 32 x 8; one 32 x 32 tile per block iteration. Each thread
 // loads all its elements into registers before storing any, so that its loads are
 // in flight together (a load-store loop would wait out memory latency per element).
@@ -85,7 +78,7 @@ __global__ void __launch_bounds__(kThreads) transpose_wide_kernel(const E* __res
   for (uint32_t id = blockIdx.x; id < tiles; id += gridDim.x) {
     const uint32_t slice = id / per_slice, in_slice = id % per_slice;
     const uint32_t r0 = (in_slice % t.row_tiles) * kWideTile, c0 = (in_slice / t.row_tiles) * kWideTile;
-    const E* in = src + slice_base(t, slice);
+    const E* in = src + t.batch.offset(slice);
     E v[kPasses];
 #pragma unroll
     for (uint32_t i = 0; i < kPasses; ++i) {
@@ -116,7 +109,7 @@ __global__ void __launch_bounds__(kThreads) transpose_narrow_kernel(const E* __r
   for (uint32_t id = blockIdx.x; id < tiles; id += gridDim.x) {
     const uint32_t slice = id / t.row_tiles, r0 = (id % t.row_tiles) * kNarrowRows;
     const uint32_t rows = t.rows - r0 < kNarrowRows ? t.rows - r0 : kNarrowRows;
-    const E* in = src + slice_base(t, slice) + r0;
+    const E* in = src + t.batch.offset(slice) + r0;
     E v[COLS][kPasses];
 #pragma unroll
     for (uint32_t c = 0; c < COLS; ++c)
