@@ -9,6 +9,7 @@
 // Exits with 77 (skip) where there is no GPU.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 #include <string>
@@ -284,6 +285,48 @@ TEST(GpuConvFused, EveryTacticAndUnknownTactics) {
     EXPECT_FALSE(st.ok()) << bad;
     EXPECT_NE(st.to_string().find("tactic"), std::string::npos) << st.to_string();
   }
+}
+
+// The "stem" tactic (conv_stem.cu): ResNet's 7x7/2 stem, 3x3 stems at strides 2
+// and 1, a 1-channel 5x5 and a 2x2/2 patchify, with partial tiles (sizes that are
+// not multiples of 8 x 16 pixels), output channels past one 64-wide block (96) and
+// under it (24), with and without bias and ReLU, against the CPU backend.
+TEST(GpuConvStem, AgreesWithCpuAndRefusesWhatItCannotRun) {
+  struct Case {
+    int64_t cin, k, stride, pad, h, w, cout;
+  };
+  for (DType t : {DType::kFloat16, DType::kBFloat16}) {
+    for (const Case& s : {Case{3, 7, 2, 3, 45, 38, 64}, Case{3, 3, 2, 1, 33, 20, 96}, Case{4, 3, 1, 1, 9, 19, 24},
+                          Case{1, 5, 1, 2, 17, 17, 16}, Case{3, 2, 2, 0, 16, 32, 32}}) {
+      const std::string ts = std::string(dtype_name(t)) + " cin " + std::to_string(s.cin) + " k" +
+                             std::to_string(s.k) + " s" + std::to_string(s.stride) + " cout " + std::to_string(s.cout);
+      const int64_t oh = (s.h + 2 * s.pad - s.k) / s.stride + 1, ow = (s.w + 2 * s.pad - s.k) / s.stride + 1;
+      const std::vector<int64_t> xs = {2, s.h, s.w, s.cin}, ws = {s.cout, s.k, s.k, s.cin}, ys = {2, oh, ow, s.cout};
+      HostTensor x = rand_tensor(t, xs, 61), w = rand_tensor(t, ws, 62, -0.3, 0.3), b = rand_tensor(t, {s.cout}, 63);
+      const ConvAttrs relu = conv2d(s.pad, s.stride, 1, fn(UnaryFn::kRelu), true);
+      const ConvAttrs bare = conv2d(s.pad, s.stride, 1, -1, true);
+      const std::vector<std::string> offered = tactics_for(relu, t, {xs, ws, b.shape}, ys);
+      EXPECT_NE(std::find(offered.begin(), offered.end(), "stem"), offered.end()) << ts;
+      check(ts + " bias relu", relu, {&x, &w, &b}, {{t, ys}}, 1e-4, true, "stem");
+      check(ts + " bare", bare, {&x, &w}, {{t, ys}}, 1e-4, true, "stem");
+    }
+  }
+  // Refused, naming what it needs: 8 input channels, a residual, dilation, SiLU, float32.
+  auto refusal = [](const ConvAttrs& c, DType t, std::vector<std::vector<int64_t>> in, std::vector<int64_t> out,
+                    const std::string& needle) {
+    Status st = run_with_tactic(c, t, in, out, "stem");
+    EXPECT_FALSE(st.ok()) << needle;
+    EXPECT_NE(st.to_string().find(needle), std::string::npos) << st.to_string();
+  };
+  const ConvAttrs c = conv2d(1, 1, 1, -1, true);
+  refusal(c, DType::kFloat16, {{1, 8, 8, 8}, {16, 3, 3, 8}}, {1, 8, 8, 16}, "input channels");
+  refusal(c, DType::kFloat16, {{1, 8, 8, 3}, {16, 3, 3, 3}, {16}, {1, 8, 8, 16}}, {1, 8, 8, 16}, "residual");
+  ConvAttrs dilated = c;
+  dilated.dilation = {2, 2};
+  refusal(dilated, DType::kFloat16, {{1, 8, 8, 3}, {16, 3, 3, 3}}, {1, 6, 6, 16}, "dilation");
+  refusal(conv2d(1, 1, 1, fn(UnaryFn::kSilu), true), DType::kFloat16, {{1, 8, 8, 3}, {16, 3, 3, 3}}, {1, 8, 8, 16},
+          "ReLU");
+  refusal(c, DType::kFloat32, {{1, 8, 8, 3}, {16, 3, 3, 3}}, {1, 8, 8, 16}, "float16");
 }
 
 TEST(GpuPoolNhwc, MaxAvgAdaptive) {

@@ -45,6 +45,9 @@
 // and a K = 152 GEMM instead of a convolution on 8 mostly-zero channels (on an
 // H100 ResNet-50's stem measured 0.35 ms this way, behind the cuDNN tactics; it
 // stays a candidate for other stems and GPUs).
+// "stem" (conv_stem.cu) is our own tensor-core kernel for stems of at most 4
+// input channels: the input tile in shared memory widened to 4 channels, no
+// zero-padded copy in global memory and no patch matrix.
 // "graph:<i>" runs the convolution and its whole epilogue as one cuDNN graph with
 // cuDNN's i-th engine configuration (conv_cudnn_graph.cc), for channels-last
 // 16-bit convs with one group, channel counts a multiple of 8 and no activation
@@ -62,6 +65,7 @@
 #include "backends/cuda/conv_cudnn_graph.h"
 #include "backends/cuda/conv_epilogue.h"
 #include "backends/cuda/conv_gemm.h"
+#include "backends/cuda/conv_stem.h"
 #include "backends/cuda/cuda_common.h"
 
 namespace ingot::cuda {
@@ -566,6 +570,7 @@ Status convolution(const OpAttrs& attrs, const KernelArgs& args) {
   if (!c) return internal_error("convolution: unexpected op");
   if (args.tactic.rfind(kConvGemmPrefix, 0) == 0) return run_pointwise_gemm(*c, args);
   if (args.tactic.rfind(kIm2colPrefix, 0) == 0) return run_im2col(*c, args);
+  if (args.tactic == kStemTactic) return run_stem(*c, args);
   if (args.tactic.rfind(kGraphPrefix, 0) == 0 || args.tactic.rfind(kPadGraphPrefix, 0) == 0)
     return run_graph(*c, args);
   if (!*args.state) {
@@ -656,6 +661,7 @@ std::vector<std::string> conv_tactics(const OpAttrs& attrs, const KernelArgs& ar
   std::vector<std::string> out;
   for (size_t i = 0; i < std::max({dnn.size(), gemm.size(), pad.size(), graph.size()}); ++i) {
     if (i < dnn.size()) out.push_back(dnn[i]);
+    if (i == 0 && stem_applies(*c, args)) out.push_back(kStemTactic);
     if (i < graph.size()) out.push_back(graph[i]);
     if (i < pad.size()) out.push_back(pad[i]);
     if (i < gemm.size()) out.push_back(gemm[i]);
