@@ -5,14 +5,22 @@
 // Outputs above a size cap stay computed at run time: folding a broadcast could
 // otherwise turn a scalar into hundreds of megabytes of engine file.
 //
+// A folded constant that only repeats a smaller tensor along some dims (BERT's
+// token-type embedding, gathered for every batch row from ids that are all
+// zero) is handed to the broadcasting ops that read it (binary, where) in its
+// small form, on the dims some other input of that op spans anyway: the engine
+// stores 1/B of it and the kernel reads 1/B of it, broadcasting as it would.
+//
 // Also folds inference BatchNorm into the convolution feeding it: with
 // s = gamma / sqrt(var + eps), conv(x, W, b) followed by BN equals
 // conv(x, W * s[c], (b - mean) * s + beta). Done in double precision, which
 // differs from PyTorch's unfused result by float rounding only.
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "passes/evaluate.h"
@@ -105,6 +113,74 @@ bool fold_batch_norm_into_conv(Graph& g, Node& bn, const std::vector<int>& uses)
   return true;
 }
 
+// Whether the constant repeats along dim d: every slice equals slice 0.
+bool repeats_along(const std::vector<uint8_t>& bytes, const std::vector<int64_t>& shape, size_t d, size_t elem) {
+  size_t inner = elem;
+  for (size_t k = d + 1; k < shape.size(); ++k) inner *= static_cast<size_t>(shape[k]);
+  const size_t size = static_cast<size_t>(shape[d]), outer = bytes.size() / (inner * size);
+  for (size_t o = 0; o < outer; ++o) {
+    const uint8_t* first = bytes.data() + o * size * inner;
+    for (size_t i = 1; i < size; ++i)
+      if (std::memcmp(first + i * inner, first, inner) != 0) return false;
+  }
+  return true;
+}
+
+// Slice 0 of the constant along each dim in `dims` (in increasing order).
+std::vector<uint8_t> first_slices(std::vector<uint8_t> bytes, std::vector<int64_t>& shape,
+                                  const std::vector<size_t>& dims, size_t elem) {
+  for (size_t d : dims) {
+    size_t inner = elem;
+    for (size_t k = d + 1; k < shape.size(); ++k) inner *= static_cast<size_t>(shape[k]);
+    const size_t size = static_cast<size_t>(shape[d]), outer = bytes.size() / (inner * size);
+    std::vector<uint8_t> kept(outer * inner);
+    for (size_t o = 0; o < outer; ++o) std::memcpy(kept.data() + o * inner, bytes.data() + o * size * inner, inner);
+    bytes = std::move(kept);
+    shape[d] = 1;
+  }
+  return bytes;
+}
+
+// See the file comment: broadcasting ops read repeating constants in their small
+// form, on dims another input spans. Returns whether any input was replaced.
+bool shrink_broadcast_constants(Graph& g) {
+  bool changed = false;
+  std::map<std::pair<ValueId, std::vector<size_t>>, ValueId> made;
+  for (size_t i = 0; i < g.num_nodes(); ++i) {
+    const OpKind kind = g.node(static_cast<NodeId>(i)).kind();
+    if (kind != OpKind::kBinary && kind != OpKind::kWhere) continue;
+    const std::vector<ValueId> inputs = g.node(static_cast<NodeId>(i)).inputs;
+    const size_t rank = g.value(g.node(static_cast<NodeId>(i)).outputs[0]).shape.size();
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      const Value& c = g.value(inputs[k]);
+      if (!c.is_constant() || c.numel() <= 1 || c.shape.size() != rank) continue;
+      std::vector<size_t> dims;
+      for (size_t d = 0; d < rank; ++d) {
+        if (c.shape[d] == 1) continue;
+        bool spanned = false;  // by another input, right-aligned
+        for (size_t o = 0; o < inputs.size() && !spanned; ++o) {
+          const std::vector<int64_t>& s = g.value(inputs[o]).shape;
+          spanned = o != k && s.size() + d >= rank && s[s.size() + d - rank] == c.shape[d];
+        }
+        if (spanned && repeats_along(*c.constant, c.shape, d, dtype_size(c.dtype))) dims.push_back(d);
+      }
+      if (dims.empty()) continue;
+      auto [it, inserted] = made.try_emplace({inputs[k], dims}, kNoValue);
+      if (inserted) {
+        std::vector<int64_t> shape = c.shape;
+        auto bytes = std::make_shared<const std::vector<uint8_t>>(
+            first_slices(*c.constant, shape, dims, dtype_size(c.dtype)));
+        const std::string name = c.name + ".unbroadcast";
+        const DType dtype = c.dtype;
+        it->second = g.add_constant(name, dtype, std::move(shape), std::move(bytes));  // may move the value table
+      }
+      g.node(static_cast<NodeId>(i)).inputs[k] = it->second;
+      changed = true;
+    }
+  }
+  return changed;
+}
+
 }  // namespace
 
 bool run_constant_fold(Graph& g, size_t max_output_bytes) {
@@ -143,6 +219,7 @@ bool run_constant_fold(Graph& g, size_t max_output_bytes) {
       if (!remove[i]) kept.push_back(std::move(g.nodes()[i]));
     g.set_nodes(std::move(kept));
   }
+  changed |= shrink_broadcast_constants(g);
   return changed;
 }
 

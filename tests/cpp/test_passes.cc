@@ -177,7 +177,47 @@ TEST(ConstantFold, RespectsSizeCap) {
   EXPECT_EQ(g.num_nodes(), 2u);
   EXPECT_TRUE(run_constant_fold(g, 64));
   EXPECT_EQ(g.num_nodes(), 1u);
-  EXPECT_EQ(constant_floats(g.value(g.node(0).inputs[1])), std::vector<float>(16, 1.0f));
+  // Folded, and then read in its small form: x spans both dims of the add.
+  EXPECT_EQ(g.value(g.node(0).inputs[1]).shape, (std::vector<int64_t>{1, 1}));
+  EXPECT_EQ(constant_floats(g.value(g.node(0).inputs[1])), std::vector<float>(1, 1.0f));
+}
+
+// x [2, 3, 4] + c, with c [2, 3, 4] a constant that repeats along dims 0 and 2 (not
+// 1): the add reads c as [1, 3, 1], with the same numbers.
+TEST(ConstantFold, BroadcastOpsReadRepeatingConstantsSmall) {
+  std::vector<float> c(24);
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 3; ++b)
+      for (int d = 0; d < 4; ++d) c[static_cast<size_t>((a * 3 + b) * 4 + d)] = 0.5f + b;
+  Graph g;
+  ValueId x = add_input(g, "x", DType::kFloat32, {2, 3, 4});
+  ValueId k = add_f32_constant(g, "c", {2, 3, 4}, c);
+  g.outputs = {add_op(g, binary(BinaryFn::kAdd), {x, k}, DType::kFloat32, {2, 3, 4})};
+  std::vector<float> in(24);
+  for (size_t i = 0; i < in.size(); ++i) in[i] = 0.25f * static_cast<float>(i) - 3.f;
+  const std::vector<float> before = run_f32(g, {in});
+  EXPECT_TRUE(run_constant_fold(g));
+  ASSERT_TRUE(verify_graph(g).ok()) << print_graph(g);
+  const Value& small = g.value(g.node(0).inputs[1]);
+  EXPECT_EQ(small.shape, (std::vector<int64_t>{1, 3, 1}));
+  EXPECT_EQ(constant_floats(small), (std::vector<float>{0.5f, 1.5f, 2.5f}));
+  EXPECT_EQ(run_f32(g, {in}), before);
+  EXPECT_FALSE(run_constant_fold(g));  // a fixed point
+}
+
+// Dims only the constant spans stay (the result would shrink), and a constant that
+// does not repeat stays whole.
+TEST(ConstantFold, KeepsConstantsOtherwise) {
+  Graph g;
+  ValueId x = add_input(g, "x", DType::kFloat32, {1, 3});
+  ValueId repeating = add_f32_constant(g, "r", {2, 3}, {1, 2, 3, 1, 2, 3});
+  ValueId y = add_input(g, "y", DType::kFloat32, {2, 3});
+  ValueId varying = add_f32_constant(g, "v", {2, 3}, {1, 2, 3, 4, 5, 6});
+  g.outputs = {add_op(g, binary(BinaryFn::kMul), {x, repeating}, DType::kFloat32, {2, 3}),
+               add_op(g, binary(BinaryFn::kMul), {y, varying}, DType::kFloat32, {2, 3})};
+  EXPECT_FALSE(run_constant_fold(g)) << print_graph(g);
+  EXPECT_EQ(g.value(g.node(0).inputs[1]).shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(g.value(g.node(1).inputs[1]).shape, (std::vector<int64_t>{2, 3}));
 }
 
 TEST(ConstantFold, FoldedGraphOutputBecomesConstant) {
