@@ -42,6 +42,7 @@ constexpr int kTileN = 64;                    // output channels a CTA covers
 constexpr int kStemThreads = 128;             // 4 warps, 32 pixels each
 constexpr int kMaxStemK = 512;                // weights in shared memory: 64 x (K + 8) halves
 constexpr int kMaxStemChannels = 4;
+constexpr int kLoadBatch = 8;                 // patch pixels a thread loads before storing
 
 struct StemParams {
   const void* x;     // [N, H, W, C]
@@ -95,21 +96,28 @@ __global__ void __launch_bounds__(kStemThreads, 4) stem_conv_kernel(const __grid
     const int oy0 = (in_image / p.tiles_x) * kTileRows, ox0 = (in_image % p.tiles_x) * kTileCols;
     const int iy0 = oy0 * p.sh - p.ph, ix0 = ox0 * p.sw - p.pw;
     __syncthreads();  // the previous tile is done with the patch (and the weights are in)
+    // Up to kLoadBatch pixels a thread are loaded before any is stored, so that the
+    // global loads are in flight together rather than one latency after another.
     const int pixels = p.patch_rows * p.patch_cols;
-    for (int i = tid; i < pixels; i += kStemThreads) {
-      const int iy = iy0 + i / p.patch_cols, ix = ix0 + i % p.patch_cols;
-      T v[4];
+    for (int first = 0; first < pixels; first += kLoadBatch * kStemThreads) {
+      T v[kLoadBatch][4];
 #pragma unroll
-      for (int ch = 0; ch < 4; ++ch) v[ch] = from_float<T>(0.f);
-      if (iy >= 0 && iy < p.h && ix >= 0 && ix < p.w) {
+      for (int l = 0; l < kLoadBatch; ++l) {
+        const int i = first + l * kStemThreads + tid;
+        const int iy = iy0 + i / p.patch_cols, ix = ix0 + i % p.patch_cols;
+        const bool inside = i < pixels && iy >= 0 && iy < p.h && ix >= 0 && ix < p.w;
         const T* src = x + ((size_t(b) * p.h + iy) * p.w + ix) * p.c;
 #pragma unroll
-        for (int ch = 0; ch < 4; ++ch)
-          if (ch < p.c) v[ch] = src[ch];
+        for (int ch = 0; ch < 4; ++ch) v[l][ch] = inside && ch < p.c ? src[ch] : from_float<T>(0.f);
       }
-      uint2 packed;
-      memcpy(&packed, v, sizeof(packed));
-      patch[i] = packed;
+#pragma unroll
+      for (int l = 0; l < kLoadBatch; ++l) {
+        const int i = first + l * kStemThreads + tid;
+        if (i >= pixels) break;
+        uint2 packed;
+        memcpy(&packed, v[l], sizeof(packed));
+        patch[i] = packed;
+      }
     }
     __syncthreads();
 
