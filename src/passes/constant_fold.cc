@@ -157,9 +157,12 @@ bool shrink_broadcast_constants(Graph& g) {
       std::vector<size_t> dims;
       for (size_t d = 0; d < rank; ++d) {
         if (c.shape[d] == 1) continue;
-        bool spanned = false;  // by another input, right-aligned
-        for (size_t o = 0; o < inputs.size() && !spanned; ++o) {
-          const std::vector<int64_t>& s = g.value(inputs[o]).shape;
+        // Spanned by another input as it now is (one shrunk a moment ago spans no
+        // more), right-aligned: the op's output shape must stay what it is.
+        bool spanned = false;
+        const std::vector<ValueId>& live = g.node(static_cast<NodeId>(i)).inputs;
+        for (size_t o = 0; o < live.size() && !spanned; ++o) {
+          const std::vector<int64_t>& s = g.value(live[o]).shape;
           spanned = o != k && s.size() + d >= rank && s[s.size() + d - rank] == c.shape[d];
         }
         if (spanned && repeats_along(*c.constant, c.shape, d, dtype_size(c.dtype))) dims.push_back(d);

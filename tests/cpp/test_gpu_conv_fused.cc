@@ -288,7 +288,8 @@ TEST(GpuConvFused, EveryTacticAndUnknownTactics) {
 }
 
 // The "stem" tactic (conv_stem.cu): ResNet's 7x7/2 stem, 3x3 stems at strides 2
-// and 1, a 1-channel 5x5 and a 2x2/2 patchify, with partial tiles (sizes that are
+// and 1, a 1-channel 5x5, a 2x2/2 patchify and a 7x5 kernel with stride (2, 1),
+// with partial tiles, more tiles than resident CTAs (sizes that are
 // not multiples of 8 x 16 pixels), output channels past one 64-wide block (96) and
 // under it (24), with and without bias and ReLU, against the CPU backend.
 TEST(GpuConvStem, AgreesWithCpuAndRefusesWhatItCannotRun) {
@@ -311,7 +312,22 @@ TEST(GpuConvStem, AgreesWithCpuAndRefusesWhatItCannotRun) {
       check(ts + " bare", bare, {&x, &w}, {{t, ys}}, 1e-4, true, "stem");
     }
   }
-  // Refused, naming what it needs: 8 input channels, a residual, dilation, SiLU, float32.
+  // More tiles than CTAs run at once (each CTA loops, reusing its weights and patch
+  // buffer), and a rectangular 7x5 kernel with stride (2, 1) and padding (3, 2).
+  for (DType t : {DType::kFloat16, DType::kBFloat16}) {
+    const ConvAttrs c = conv2d(3, 2, 1, fn(UnaryFn::kRelu), true);
+    const std::vector<int64_t> xs = {40, 80, 80, 3}, ws = {64, 7, 7, 3}, ys = {40, 40, 40, 64};
+    HostTensor x = rand_tensor(t, xs, 64), w = rand_tensor(t, ws, 65, -0.3, 0.3), b = rand_tensor(t, {64}, 66);
+    check(std::string(dtype_name(t)) + " 600 tiles", c, {&x, &w, &b}, {{t, ys}}, 1e-4, true, "stem");
+    ConvAttrs rect = conv2d(0, 1, 1, -1, true);
+    rect.stride = {2, 1};
+    rect.padding = {3, 2};
+    const std::vector<int64_t> rxs = {2, 21, 19, 3}, rws = {32, 7, 5, 3}, rys = {2, 11, 19, 32};
+    HostTensor rx = rand_tensor(t, rxs, 67), rw = rand_tensor(t, rws, 68, -0.3, 0.3), rb = rand_tensor(t, {32}, 69);
+    check(std::string(dtype_name(t)) + " 7x5 stride (2, 1)", rect, {&rx, &rw, &rb}, {{t, rys}}, 1e-4, true, "stem");
+  }
+  // Refused, naming what it needs: 8 input channels, a residual, dilation, SiLU,
+  // float32, a stride whose input tile would not fit in shared memory.
   auto refusal = [](const ConvAttrs& c, DType t, std::vector<std::vector<int64_t>> in, std::vector<int64_t> out,
                     const std::string& needle) {
     Status st = run_with_tactic(c, t, in, out, "stem");
@@ -327,6 +343,7 @@ TEST(GpuConvStem, AgreesWithCpuAndRefusesWhatItCannotRun) {
   refusal(conv2d(1, 1, 1, fn(UnaryFn::kSilu), true), DType::kFloat16, {{1, 8, 8, 3}, {16, 3, 3, 3}}, {1, 8, 8, 16},
           "ReLU");
   refusal(c, DType::kFloat32, {{1, 8, 8, 3}, {16, 3, 3, 3}}, {1, 8, 8, 16}, "float16");
+  refusal(conv2d(1, 64, 1, -1, true), DType::kFloat16, {{1, 8, 8, 3}, {16, 3, 3, 3}}, {1, 1, 1, 16}, "strides");
 }
 
 TEST(GpuPoolNhwc, MaxAvgAdaptive) {

@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "ir/graph.h"
 #include "ir_test_util.h"
@@ -203,6 +205,36 @@ TEST(ConstantFold, BroadcastOpsReadRepeatingConstantsSmall) {
   EXPECT_EQ(constant_floats(small), (std::vector<float>{0.5f, 1.5f, 2.5f}));
   EXPECT_EQ(run_f32(g, {in}), before);
   EXPECT_FALSE(run_constant_fold(g));  // a fixed point
+}
+
+// Two constants that each span the other's dims (too big to fold here): only one
+// may shrink, or the add's inputs would no longer give its [2, 3] result. The
+// same for a constant read twice (a * a). A bool condition of a where shrinks too.
+TEST(ConstantFold, ShrinksOnlyWhatTheOtherInputsStillSpan) {
+  Graph g;
+  ValueId a = add_f32_constant(g, "a", {2, 3}, {1, 2, 3, 1, 2, 3});
+  ValueId b = add_f32_constant(g, "b", {2, 3}, {4, 5, 6, 4, 5, 6});
+  ValueId x = add_input(g, "x", DType::kFloat32, {2, 3});
+  auto cond_bytes = std::make_shared<std::vector<uint8_t>>(std::vector<uint8_t>{1, 0, 1, 1, 0, 1});
+  ValueId cond = g.add_constant("cond", DType::kBool, {2, 3}, cond_bytes);
+  ValueId sum = add_op(g, binary(BinaryFn::kAdd), {a, b}, DType::kFloat32, {2, 3});
+  ValueId square = add_op(g, binary(BinaryFn::kMul), {a, a}, DType::kFloat32, {2, 3});
+  ValueId picked = add_op(g, WhereAttrs{}, {cond, x, add_f32_constant(g, "zero", {}, {0})}, DType::kFloat32, {2, 3});
+  g.outputs = {sum, square, picked};
+  const std::vector<float> in = {0.5f, -1.f, 2.f, 3.f, -4.f, 6.f};
+  const std::vector<float> want_sum = run_f32(g, {in}, 0), want_square = run_f32(g, {in}, 1),
+                           want_picked = run_f32(g, {in}, 2);
+  EXPECT_TRUE(run_constant_fold(g, /*max_output_bytes=*/0));
+  ASSERT_TRUE(verify_graph(g).ok()) << print_graph(g);
+  for (size_t n = 0; n < 2; ++n) {
+    const auto& ins = g.node(static_cast<NodeId>(n)).inputs;
+    const size_t wide = (g.value(ins[0]).shape[0] == 2) + (g.value(ins[1]).shape[0] == 2);
+    EXPECT_EQ(wide, 1u) << "node " << n << "\n" << print_graph(g);
+  }
+  EXPECT_EQ(g.value(g.node(2).inputs[0]).shape, (std::vector<int64_t>{1, 3}));
+  EXPECT_EQ(run_f32(g, {in}, 0), want_sum);
+  EXPECT_EQ(run_f32(g, {in}, 1), want_square);
+  EXPECT_EQ(run_f32(g, {in}, 2), want_picked);
 }
 
 // Dims only the constant spans stay (the result would shrink), and a constant that

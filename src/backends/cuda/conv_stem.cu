@@ -6,7 +6,10 @@
 // many times the input's size. Here the input tile lives in shared memory with
 // its channels widened to 4, and the GEMM's reduction runs over (ky, kx, c) with
 // kx padded to a multiple of 4: one m16n8k16 step covers 4 kernel columns x 4
-// channels, K = kh * ceil(kw / 4) * 16 (224 for 7x7, 12.5% zeros).
+// channels, K = kh * ceil(kw / 4) * 16 (224 for 7x7 on RGB, of which 147 products
+// are real: 3 channels widened to 4, 7 columns to 8). The padded kernel columns
+// multiply real pixels by zero weights, so an infinite input pixel gives NaN
+// where torch would give +-inf in the outputs whose window only borders it.
 //
 // CTA: 4 warps, a tile of 8 output rows x 16 output columns (128 pixels) x 64
 // output channels (blockIdx.y picks the 64). Warp w owns output rows 2w, 2w+1 of
@@ -27,6 +30,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "backends/cuda/conv_gemm.h"
@@ -42,6 +46,7 @@ constexpr int kTileN = 64;                    // output channels a CTA covers
 constexpr int kStemThreads = 128;             // 4 warps, 32 pixels each
 constexpr int kMaxStemK = 512;                // weights in shared memory: 64 x (K + 8) halves
 constexpr int kMaxStemChannels = 4;
+constexpr int64_t kMaxPatchBytes = 64 * 1024;  // the input tile in shared memory
 constexpr int kLoadBatch = 8;                 // patch pixels a thread loads before storing
 
 struct StemParams {
@@ -219,8 +224,18 @@ Status prepare_typed(const DeviceTensor& w, StemState& st, cudaStream_t stream) 
       static_cast<const T*>(w.data), static_cast<T*>(st.weight), p.cout, npad, p.kh, p.kw, p.c, p.kx_groups, p.k);
   INGOT_CUDA_CHECK_LAUNCH("stem conv weight layout");
   const size_t smem = stem_smem_bytes(p);
-  INGOT_CUDA_RETURN_IF_ERROR(
-      cudaFuncSetAttribute(stem_conv_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+  {
+    // The limit belongs to the kernel function, not to this step: another stem
+    // step of this dtype may need more, so the limit is only ever raised.
+    static std::mutex mutex;
+    static size_t allowed = 0;
+    std::lock_guard<std::mutex> lock(mutex);
+    if (smem > allowed) {
+      INGOT_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(stem_conv_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                      static_cast<int>(smem)));
+      allowed = smem;
+    }
+  }
   int device = 0, sms = 0, per_sm = 0;
   INGOT_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
   INGOT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
@@ -259,6 +274,10 @@ bool stem_applies(const ConvAttrs& c, const KernelArgs& args, std::string* why_n
   if (args.in.size() > 2 && args.in[2] && (args.in[2]->dtype != y.dtype || args.in[2]->numel() != y.shape[3]))
     return no("a bias of the output's dtype, one per output channel");
   if (c.activation >= 0 && !relu_like(c)) return no("no activation or ReLU");
+  const int64_t patch_bytes = ((kTileRows - 1) * c.stride[0] + w.shape[1]) *
+                              ((kTileCols - 1) * c.stride[1] + 4 * ((w.shape[2] + 3) / 4)) * 8;
+  if (c.stride[0] < 1 || c.stride[1] < 1 || patch_bytes > kMaxPatchBytes)
+    return no("strides small enough for an input tile to fit in shared memory");
   if (x.numel() >= (int64_t{1} << 31) || y.numel() >= (int64_t{1} << 31)) return no("tensors under 2^31 elements");
   return true;
 }
