@@ -29,6 +29,7 @@
 // two pixels further; a1/a3 the same for row g+8.
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -225,15 +226,17 @@ Status prepare_typed(const DeviceTensor& w, StemState& st, cudaStream_t stream) 
   INGOT_CUDA_CHECK_LAUNCH("stem conv weight layout");
   const size_t smem = stem_smem_bytes(p);
   {
-    // The limit belongs to the kernel function, not to this step: another stem
-    // step of this dtype may need more, so the limit is only ever raised.
+    // The limit belongs to the kernel function on this device, not to this step:
+    // another stem step of this dtype may need more, so it is only ever raised.
     static std::mutex mutex;
-    static size_t allowed = 0;
+    static std::map<int, size_t> allowed;  // per device
+    int current = 0;
+    INGOT_CUDA_RETURN_IF_ERROR(cudaGetDevice(&current));
     std::lock_guard<std::mutex> lock(mutex);
-    if (smem > allowed) {
+    if (smem > allowed[current]) {
       INGOT_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(stem_conv_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                       static_cast<int>(smem)));
-      allowed = smem;
+      allowed[current] = smem;
     }
   }
   int device = 0, sms = 0, per_sm = 0;
