@@ -90,6 +90,48 @@ TEST(CanonicalizeMasks, IndexThatTransposesOrReversesStays) {
   }
 }
 
+// Index dims in the middle (a prefix and a suffix dim kept), and a size-1 dim
+// indexed by a lone 0: still reshapes. Non-adjacent indexed dims (torch moves the
+// broadcast dims to the front) stay gathers.
+TEST(CanonicalizeMasks, IndexWithKeptDimsAndSizeOneDims) {
+  {
+    Graph g;
+    ValueId x = add_input(g, "x", {4, 2, 5, 3});
+    ValueId i0 = int64_constant(g, "i0", {2, 1}, iota(2));
+    ValueId i1 = int64_constant(g, "i1", {1, 5}, iota(5));
+    ValueId y = add_op(g, IndexAttrs{.indexed_dims = {1, 2}}, {x, i0, i1}, {4, 2, 5, 3});
+    set_output(g, add_op(g, BinaryAttrs{.fn = static_cast<int64_t>(BinaryFn::kMul)}, {y, scalar(g, "two", 2.f)},
+                         {4, 2, 5, 3}));
+    const auto before = run(g);
+    ASSERT_TRUE(run_canonicalize(g));
+    EXPECT_EQ(count_ops(g, OpKind::kIndex), 0u) << print_graph(g);
+    expect_close(run(g)[0], before[0], 0);
+  }
+  {
+    Graph g;
+    ValueId x = add_input(g, "x", {1, 5});
+    ValueId i0 = int64_constant(g, "i0", {1, 1}, {0});
+    ValueId i1 = int64_constant(g, "i1", {1, 5}, iota(5));
+    ValueId y = add_op(g, IndexAttrs{.indexed_dims = {0, 1}}, {x, i0, i1}, {1, 5});
+    set_output(g, add_op(g, BinaryAttrs{.fn = static_cast<int64_t>(BinaryFn::kMul)}, {y, scalar(g, "two", 2.f)},
+                         {1, 5}));
+    const auto before = run(g);
+    ASSERT_TRUE(run_canonicalize(g));
+    EXPECT_EQ(count_ops(g, OpKind::kIndex), 0u) << print_graph(g);
+    expect_close(run(g)[0], before[0], 0);
+  }
+  {
+    Graph g;
+    // out[b0, b1, m] = x[b0, m, b1]: a transpose, although every size lines up.
+    ValueId x = add_input(g, "x", {2, 3, 3});
+    ValueId i0 = int64_constant(g, "i0", {2, 1}, iota(2));
+    ValueId i2 = int64_constant(g, "i2", {1, 3}, iota(3));
+    set_output(g, add_op(g, IndexAttrs{.indexed_dims = {0, 2}}, {x, i0, i2}, {2, 3, 3}));
+    EXPECT_FALSE(run_canonicalize(g)) << print_graph(g);
+    EXPECT_EQ(count_ops(g, OpKind::kIndex), 1u);
+  }
+}
+
 // cast_to_float(and(m > 0, c)) with m [2, 1, 1, 5] and c a bool constant [1, 1, 4, 1].
 Graph and_with(bool all_true) {
   Graph g;
