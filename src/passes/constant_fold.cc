@@ -113,15 +113,24 @@ bool fold_batch_norm_into_conv(Graph& g, Node& bn, const std::vector<int>& uses)
   return true;
 }
 
-// Whether the constant repeats along dim d: every slice equals slice 0.
-bool repeats_along(const std::vector<uint8_t>& bytes, const std::vector<int64_t>& shape, size_t d, size_t elem) {
+// A contiguous tensor seen along dim d: `outer` blocks of `size` slices of `inner` bytes.
+struct Slices {
+  size_t outer, size, inner;
+};
+Slices slices_along(size_t bytes, const std::vector<int64_t>& shape, size_t d, size_t elem) {
   size_t inner = elem;
   for (size_t k = d + 1; k < shape.size(); ++k) inner *= static_cast<size_t>(shape[k]);
-  const size_t size = static_cast<size_t>(shape[d]), outer = bytes.size() / (inner * size);
-  for (size_t o = 0; o < outer; ++o) {
-    const uint8_t* first = bytes.data() + o * size * inner;
-    for (size_t i = 1; i < size; ++i)
-      if (std::memcmp(first + i * inner, first, inner) != 0) return false;
+  const size_t size = static_cast<size_t>(shape[d]);
+  return {bytes / (inner * size), size, inner};
+}
+
+// Whether the constant repeats along dim d: every slice equals slice 0.
+bool repeats_along(const std::vector<uint8_t>& bytes, const std::vector<int64_t>& shape, size_t d, size_t elem) {
+  const Slices s = slices_along(bytes.size(), shape, d, elem);
+  for (size_t o = 0; o < s.outer; ++o) {
+    const uint8_t* first = bytes.data() + o * s.size * s.inner;
+    for (size_t i = 1; i < s.size; ++i)
+      if (std::memcmp(first + i * s.inner, first, s.inner) != 0) return false;
   }
   return true;
 }
@@ -130,11 +139,10 @@ bool repeats_along(const std::vector<uint8_t>& bytes, const std::vector<int64_t>
 std::vector<uint8_t> first_slices(std::vector<uint8_t> bytes, std::vector<int64_t>& shape,
                                   const std::vector<size_t>& dims, size_t elem) {
   for (size_t d : dims) {
-    size_t inner = elem;
-    for (size_t k = d + 1; k < shape.size(); ++k) inner *= static_cast<size_t>(shape[k]);
-    const size_t size = static_cast<size_t>(shape[d]), outer = bytes.size() / (inner * size);
-    std::vector<uint8_t> kept(outer * inner);
-    for (size_t o = 0; o < outer; ++o) std::memcpy(kept.data() + o * inner, bytes.data() + o * size * inner, inner);
+    const Slices s = slices_along(bytes.size(), shape, d, elem);
+    std::vector<uint8_t> kept(s.outer * s.inner);
+    for (size_t o = 0; o < s.outer; ++o)
+      std::memcpy(kept.data() + o * s.inner, bytes.data() + o * s.size * s.inner, s.inner);
     bytes = std::move(kept);
     shape[d] = 1;
   }
@@ -149,7 +157,9 @@ bool shrink_broadcast_constants(Graph& g) {
   for (size_t i = 0; i < g.num_nodes(); ++i) {
     const OpKind kind = g.node(static_cast<NodeId>(i)).kind();
     if (kind != OpKind::kBinary && kind != OpKind::kWhere) continue;
-    const std::vector<ValueId> inputs = g.node(static_cast<NodeId>(i)).inputs;
+    // Read live: an input shrunk a moment ago no longer spans its dims for the others.
+    // (add_constant grows the value table, never the node list, so this stays valid.)
+    const std::vector<ValueId>& inputs = g.node(static_cast<NodeId>(i)).inputs;
     const size_t rank = g.value(g.node(static_cast<NodeId>(i)).outputs[0]).shape.size();
     for (size_t k = 0; k < inputs.size(); ++k) {
       const Value& c = g.value(inputs[k]);
@@ -157,12 +167,10 @@ bool shrink_broadcast_constants(Graph& g) {
       std::vector<size_t> dims;
       for (size_t d = 0; d < rank; ++d) {
         if (c.shape[d] == 1) continue;
-        // Spanned by another input as it now is (one shrunk a moment ago spans no
-        // more), right-aligned: the op's output shape must stay what it is.
+        // Spanned by another input, right-aligned: the op's output shape must stay.
         bool spanned = false;
-        const std::vector<ValueId>& live = g.node(static_cast<NodeId>(i)).inputs;
-        for (size_t o = 0; o < live.size() && !spanned; ++o) {
-          const std::vector<int64_t>& s = g.value(live[o]).shape;
+        for (size_t o = 0; o < inputs.size() && !spanned; ++o) {
+          const std::vector<int64_t>& s = g.value(inputs[o]).shape;
           spanned = o != k && s.size() + d >= rank && s[s.size() + d - rank] == c.shape[d];
         }
         if (spanned && repeats_along(*c.constant, c.shape, d, dtype_size(c.dtype))) dims.push_back(d);

@@ -63,8 +63,38 @@ struct StemParams {
   int relu;
 };
 
+// Everything but the pointers, from the conv's attributes and tensor shapes (the
+// caller has checked ranks and the 2^31 bound).
+StemParams stem_geometry(const ConvAttrs& c, const DeviceTensor& x, const DeviceTensor& w, const DeviceTensor& y) {
+  StemParams p{};
+  p.n = int(x.shape[0]);
+  p.h = int(x.shape[1]);
+  p.w = int(x.shape[2]);
+  p.c = int(x.shape[3]);
+  p.oh = int(y.shape[1]);
+  p.ow = int(y.shape[2]);
+  p.cout = int(y.shape[3]);
+  p.kh = int(w.shape[1]);
+  p.kw = int(w.shape[2]);
+  p.sh = int(c.stride[0]);
+  p.sw = int(c.stride[1]);
+  p.ph = int(c.padding[0]);
+  p.pw = int(c.padding[1]);
+  p.kx_groups = (p.kw + 3) / 4;
+  p.k = p.kh * p.kx_groups * 16;
+  p.patch_rows = (kTileRows - 1) * p.sh + p.kh;
+  p.patch_cols = (kTileCols - 1) * p.sw + 4 * p.kx_groups;
+  p.tiles_y = (p.oh + kTileRows - 1) / kTileRows;
+  p.tiles_x = (p.ow + kTileCols - 1) / kTileCols;
+  p.tiles = p.n * p.tiles_y * p.tiles_x;
+  p.relu = relu_like(c) ? 1 : 0;
+  return p;
+}
+
+int64_t patch_bytes(const StemParams& p) { return int64_t(p.patch_rows) * p.patch_cols * 8; }
+
 size_t stem_smem_bytes(const StemParams& p) {
-  return size_t(kTileN) * (p.k + 8) * 2 + size_t(p.patch_rows) * p.patch_cols * 8;
+  return size_t(kTileN) * (p.k + 8) * 2 + static_cast<size_t>(patch_bytes(p));
 }
 
 template <typename T>
@@ -225,22 +255,21 @@ Status prepare_typed(const DeviceTensor& w, StemState& st, cudaStream_t stream) 
       static_cast<const T*>(w.data), static_cast<T*>(st.weight), p.cout, npad, p.kh, p.kw, p.c, p.kx_groups, p.k);
   INGOT_CUDA_CHECK_LAUNCH("stem conv weight layout");
   const size_t smem = stem_smem_bytes(p);
+  int device = 0;
+  INGOT_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
   {
     // The limit belongs to the kernel function on this device, not to this step:
     // another stem step of this dtype may need more, so it is only ever raised.
     static std::mutex mutex;
     static std::map<int, size_t> allowed;  // per device
-    int current = 0;
-    INGOT_CUDA_RETURN_IF_ERROR(cudaGetDevice(&current));
     std::lock_guard<std::mutex> lock(mutex);
-    if (smem > allowed[current]) {
+    if (smem > allowed[device]) {
       INGOT_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(stem_conv_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                       static_cast<int>(smem)));
-      allowed[current] = smem;
+      allowed[device] = smem;
     }
   }
-  int device = 0, sms = 0, per_sm = 0;
-  INGOT_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+  int sms = 0, per_sm = 0;
   INGOT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   INGOT_CUDA_RETURN_IF_ERROR(
       cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, stem_conv_kernel<T>, kStemThreads, smem));
@@ -272,54 +301,34 @@ bool stem_applies(const ConvAttrs& c, const KernelArgs& args, std::string* why_n
   if (x.shape[3] > kMaxStemChannels || w.shape[3] != x.shape[3])
     return no("at most " + std::to_string(kMaxStemChannels) + " input channels");
   if (y.shape[3] % 8 != 0 || w.shape[0] != y.shape[3]) return no("output channels a multiple of 8");
-  if (w.shape[1] * ((w.shape[2] + 3) / 4) * 16 > kMaxStemK) return no("a kernel of at most 32 (rows x column groups of 4)");
   if (args.in.size() > 3 && args.in[3]) return no("no residual");
   if (args.in.size() > 2 && args.in[2] && (args.in[2]->dtype != y.dtype || args.in[2]->numel() != y.shape[3]))
     return no("a bias of the output's dtype, one per output channel");
   if (c.activation >= 0 && !relu_like(c)) return no("no activation or ReLU");
-  const int64_t patch_bytes = ((kTileRows - 1) * c.stride[0] + w.shape[1]) *
-                              ((kTileCols - 1) * c.stride[1] + 4 * ((w.shape[2] + 3) / 4)) * 8;
-  if (c.stride[0] < 1 || c.stride[1] < 1 || patch_bytes > kMaxPatchBytes)
-    return no("strides small enough for an input tile to fit in shared memory");
-  if (x.numel() >= (int64_t{1} << 31) || y.numel() >= (int64_t{1} << 31)) return no("tensors under 2^31 elements");
+  if (x.numel() >= (int64_t{1} << 31) || y.numel() >= (int64_t{1} << 31) || w.shape[1] > kMaxStemK ||
+      w.shape[2] > kMaxStemK || c.stride[0] > kMaxStemK || c.stride[1] > kMaxStemK)
+    return no("tensors under 2^31 elements and kernel sizes and strides of at most " + std::to_string(kMaxStemK));
+  if (c.stride[0] < 1 || c.stride[1] < 1) return no("positive strides");
+  const StemParams p = stem_geometry(c, x, w, y);
+  if (p.k > kMaxStemK) return no("a kernel of at most 32 (rows x column groups of 4)");
+  if (patch_bytes(p) > kMaxPatchBytes) return no("strides small enough for an input tile to fit in shared memory");
   return true;
 }
 
 Status run_stem(const ConvAttrs& c, const KernelArgs& args) {
-  std::string why;
-  if (!stem_applies(c, args, &why))
-    return invalid_argument("[cuda conv] tactic 'stem' needs " + why);
-  const DeviceTensor& x = *args.in[0];
-  const DeviceTensor& w = *args.in[1];
-  DeviceTensor& y = *args.out[0];
   if (!*args.state) {
+    // Shapes and attributes are fixed per step: checked once, with the state.
+    std::string why;
+    if (!stem_applies(c, args, &why)) return invalid_argument("[cuda conv] tactic 'stem' needs " + why);
     auto st = std::make_unique<StemState>();
-    StemParams& p = st->params;
-    p.n = int(x.shape[0]);
-    p.h = int(x.shape[1]);
-    p.w = int(x.shape[2]);
-    p.c = int(x.shape[3]);
-    p.oh = int(y.shape[1]);
-    p.ow = int(y.shape[2]);
-    p.cout = int(y.shape[3]);
-    p.kh = int(w.shape[1]);
-    p.kw = int(w.shape[2]);
-    p.sh = int(c.stride[0]);
-    p.sw = int(c.stride[1]);
-    p.ph = int(c.padding[0]);
-    p.pw = int(c.padding[1]);
-    p.kx_groups = (p.kw + 3) / 4;
-    p.k = p.kh * p.kx_groups * 16;
-    p.patch_rows = (kTileRows - 1) * p.sh + p.kh;
-    p.patch_cols = (kTileCols - 1) * p.sw + 4 * p.kx_groups;
-    p.tiles_y = (p.oh + kTileRows - 1) / kTileRows;
-    p.tiles_x = (p.ow + kTileCols - 1) / kTileCols;
-    p.tiles = p.n * p.tiles_y * p.tiles_x;
-    p.relu = relu_like(c) ? 1 : 0;
-    if (x.dtype == DType::kFloat16) INGOT_RETURN_IF_ERROR(prepare_typed<__half>(w, *st, args.stream));
+    const DeviceTensor& w = *args.in[1];
+    st->params = stem_geometry(c, *args.in[0], w, *args.out[0]);
+    if (w.dtype == DType::kFloat16) INGOT_RETURN_IF_ERROR(prepare_typed<__half>(w, *st, args.stream));
     else INGOT_RETURN_IF_ERROR(prepare_typed<__nv_bfloat16>(w, *st, args.stream));
     *args.state = std::move(st);
   }
+  const DeviceTensor& x = *args.in[0];
+  DeviceTensor& y = *args.out[0];
   auto* st = dynamic_cast<StemState*>(args.state->get());
   if (!st) return internal_error("[cuda conv] stem: unexpected step state");
   StemParams p = st->params;
