@@ -375,6 +375,19 @@ TEST(GpuPoolNhwc, MaxAvgAdaptive) {
       check("adaptive avg 5x4 nhwc " + ts, gap, {&x}, {{t, {2, 5, 4, c}}}, 1e-5);
       AdaptivePoolAttrs amx{.kind = static_cast<int64_t>(PoolKind::kMax), .channels_last = true};
       check("adaptive max 3x5 nhwc " + ts, amx, {&x}, {{t, {2, 3, 5, c}}}, 0);
+      // 2x2 and 3x3 windows take the unrolled kernel (with 64 channels); stride 1 and
+      // a dilation (the general kernel again) around it.
+      PoolAttrs two = mp;
+      two.kernel = {2, 2};
+      two.padding = {0, 0};
+      check("maxpool 2x2/2 nhwc " + ts, two, {&x}, {{t, {2, 6, 6, c}}}, 0);
+      PoolAttrs unit = mp;
+      unit.stride = {1, 1};
+      check("maxpool 3x3/1 nhwc " + ts, unit, {&x}, {{t, {2, 13, 12, c}}}, 0);
+      PoolAttrs dil = mp;
+      dil.dilation = {2, 2};
+      dil.padding = {0, 0};
+      check("maxpool dilated nhwc " + ts, dil, {&x}, {{t, {2, 5, 4, c}}}, 0);
       // A stride past 2^30 takes the kernels' 64-bit index path (pooling.cu fits_int32).
       PoolAttrs far = mp;
       far.kernel = {2, 2};

@@ -2,7 +2,8 @@
 // hand-computed values and, through the fused pipeline, against PyTorch): programs
 // made by the fusion pass and by hand, float32/float16/bfloat16, broadcast inputs
 // (scalar, per-channel, strided over several dims), the 8-input and 64-instruction
-// limits, every float unary function, and a tensor large enough for the grid-stride
+// limits, every float unary and binary function on the scalar, 4-wide and 8-wide
+// paths, inputs addressed by a period, and a tensor large enough for the grid-stride
 // loop. GPU outputs are poisoned before each of two runs (gpu_test_util.h check()).
 // Exits with 77 (skip) where there is no GPU.
 #include <gtest/gtest.h>
@@ -126,6 +127,39 @@ TEST(GpuPointwise, VectorPathBroadcasts) {
   }
 }
 
+// Inputs broadcast only along leading dims are addressed by a remainder (ViT's
+// position add, BERT's position and token-type embeddings): periods that allow the
+// 8-wide, the 4-wide and only the scalar path, size-1 dims inside the repeating
+// block, beside an input that needs the strided path, and ViT's full size with
+// 8-wide float32 loads.
+TEST(GpuPointwise, PeriodicInputs) {
+  PointwiseAttrs p;
+  p.immediates = {};
+  p.program = {1, op(BinaryFn::kAdd), 0, 1, 0,   // r3 = x + pos
+               1, op(BinaryFn::kAdd), 3, 2, 0};  // r4 = r3 + type
+  struct Case {
+    std::vector<int64_t> out, pos, type;
+  };
+  const std::vector<Case> cases = {
+      {{4, 7, 24}, {1, 7, 24}, {24}},        // periods 168 and 24: 8-wide
+      {{3, 5, 12}, {5, 12}, {1, 1, 12}},     // 60 and 12: 4-wide
+      {{2, 3, 6}, {1, 3, 6}, {6}},           // 18 and 6: scalar
+      {{3, 5, 1, 8}, {5, 1, 8}, {1, 8}},     // a size-1 dim inside the period
+      {{2, 3, 5, 16}, {5, 16}, {3, 1, 1}},   // type [3, 1, 1] is strided, not periodic
+  };
+  for (DType t : kFloatTypes)
+    for (const Case& c : cases) {
+      HostTensor x = rand_tensor(t, c.out, 70), pos = rand_tensor(t, c.pos, 71), type = rand_tensor(t, c.type, 72);
+      check(std::string("periodic ") + dtype_name(t) + " " + shape_label(c.out), p, {&x, &pos, &type}, {{t, c.out}});
+    }
+  // ViT-B/16's position add at batch 9 (9 x 197 x 768 elements), with a float32 type input.
+  for (DType t : {DType::kFloat16, DType::kFloat32}) {
+    HostTensor x = rand_tensor(t, {9, 197, 768}, 73), pos = rand_tensor(t, {1, 197, 768}, 74),
+               type = rand_tensor(DType::kFloat32, {768}, 75);
+    check(std::string("periodic large ") + dtype_name(t), p, {&x, &pos, &type}, {{t, {9, 197, 768}}});
+  }
+}
+
 // Eight inputs of different broadcast shapes, summed with alternating ops.
 TEST(GpuPointwise, EightInputs) {
   PointwiseAttrs p;
@@ -199,11 +233,14 @@ TEST(GpuPointwise, EveryUnaryFunction) {
                  1, op(BinaryFn::kMul), 0, 1, 0,     // r2 = x * 1.25
                  0, f, 2, 0, 0,                      // r3 = fn(r2)
                  1, op(BinaryFn::kAdd), 3, 0, 0};    // r4 = r3 + x
-    for (DType t : kFloatTypes) {
-      HostTensor x = positive_domain(fn) ? rand_tensor(t, {3, 37, 5}, 30 + f, 0.1, 3)
-                                         : rand_tensor(t, {3, 37, 5}, 30 + f, -3, 3);
-      check(std::string("unary ") + unary_fn_name(fn) + " " + dtype_name(t), p, {&x}, {{t, {3, 37, 5}}}, 1e-5);
-    }
+    // Element counts that take the scalar, 4-wide and 8-wide paths (each dispatches
+    // functions its own way).
+    for (const std::vector<int64_t>& s : std::vector<std::vector<int64_t>>{{3, 37, 5}, {3, 5, 12}, {3, 5, 16}})
+      for (DType t : kFloatTypes) {
+        HostTensor x = positive_domain(fn) ? rand_tensor(t, s, 30 + f, 0.1, 3) : rand_tensor(t, s, 30 + f, -3, 3);
+        check(std::string("unary ") + unary_fn_name(fn) + " " + dtype_name(t) + " " + shape_label(s), p, {&x},
+              {{t, s}}, 1e-5);
+      }
   }
 }
 
@@ -216,10 +253,12 @@ TEST(GpuPointwise, EveryBinaryFunction) {
     p.immediates = {0, 0};
     p.program = {0, op(UnaryFn::kAbs), 0, 0, 0,  // r2 = |x| (pow needs a non-negative base)
                  1, op(fn), 2, 1, 0};            // r3 = fn(r2, y)
-    for (DType t : kFloatTypes) {
-      HostTensor x = rand_tensor(t, {6, 40}, 50, -3, 3), y = rand_tensor(t, {6, 1}, 51, 0.5, 2);
-      check(std::string("binary ") + binary_fn_name(fn) + " " + dtype_name(t), p, {&x, &y}, {{t, {6, 40}}});
-    }
+    for (int64_t cols : {40, 12, 7})  // the 8-wide, 4-wide and scalar paths
+      for (DType t : kFloatTypes) {
+        HostTensor x = rand_tensor(t, {6, cols}, 50, -3, 3), y = rand_tensor(t, {6, 1}, 51, 0.5, 2);
+        check(std::string("binary ") + binary_fn_name(fn) + " " + dtype_name(t) + " cols " + std::to_string(cols), p,
+              {&x, &y}, {{t, {6, cols}}});
+      }
   }
 }
 

@@ -13,14 +13,17 @@
 // memory (a stack frame of ~350 bytes per thread). Slots are packed on the host (a
 // slot is reused once its value is dead), so a block needs only a few KiB.
 //
-// Where the output's innermost (coalesced) dim is a multiple of 4 and every input
-// runs along it contiguously or is constant along it, each thread handles 4
-// consecutive elements: vector loads and stores, one index computation and one
-// program decode for 4 elements. The math is the elementwise kernels' own
-// (elementwise_math.cuh).
+// Where the output's innermost (coalesced) dim is a multiple of 8 (or 4) and every
+// input runs along it contiguously or is constant along it, each thread handles 8
+// (or 4) consecutive elements: 16-byte loads and stores for 16-bit types, one index
+// computation and one program decode per vector, each instruction's function
+// dispatched once per vector. Inputs broadcast only along leading dims (biases,
+// position embeddings) are addressed by one remainder, without splitting the index
+// into coordinates. The math is the elementwise kernels' own (elementwise_math.cuh).
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "backends/cuda/cuda_util.cuh"
@@ -38,8 +41,11 @@ constexpr int kMaxInstr = backend::kPointwiseMaxInstructions;
 constexpr int kMaxImm = backend::kPointwiseMaxImmediates;
 constexpr int kMaxSlots = kMaxIn + kMaxInstr;
 
-// How input k is addressed from the output index.
-enum InMode : uint8_t { kSame = 0, kScalar = 1, kStrided = 2 };
+// How input k is addressed from the output index i: the same element, element 0,
+// i % period (an input broadcast only along leading dims: a bias, a position
+// embedding; one 32-bit remainder instead of a split of i into coordinates), or
+// strides over the coalesced dims.
+enum InMode : uint8_t { kSame = 0, kScalar = 1, kStrided = 2, kPeriodic = 3 };
 // Element types of inputs (outputs are a template parameter).
 enum InType : uint8_t { kF32 = 0, kF16 = 1, kBF16 = 2 };
 
@@ -59,6 +65,7 @@ struct Params {
   int64_t n;
   int64_t dims[kMaxRank];              // coalesced output dims
   int64_t strides[kMaxIn][kMaxRank];   // per input, element strides over dims (0 = broadcast)
+  int64_t period[kMaxIn];              // kPeriodic inputs: numel
   float imm[kMaxImm];
   Instr prog[kMaxInstr];
   int32_t rank;
@@ -69,7 +76,7 @@ struct Params {
   uint8_t in_type[kMaxIn];
   uint8_t in_mode[kMaxIn];
   uint8_t any_strided;
-  uint8_t vectorizable;  // the 4-wide path applies (alignment of the pointers is checked per run)
+  uint8_t vector_width;  // 8, 4 or 1: the widest vector path the shapes allow (pointer alignment is checked per run)
 };
 static_assert(sizeof(Params) < 4000, "kernel arguments must stay under the 4 KiB launch limit");
 
@@ -81,52 +88,115 @@ __device__ __forceinline__ float load_input(const void* p, uint8_t type, int64_t
   }
 }
 
-// Four consecutive elements from off (aligned to 4 elements: the host checks).
-__device__ __forceinline__ void load_input4(const void* p, uint8_t type, int64_t off, float v[4]) {
-  switch (type) {
-    case kF16: {
-      const uint2 raw = *reinterpret_cast<const uint2*>(static_cast<const __half*>(p) + off);
-      const __half2* h = reinterpret_cast<const __half2*>(&raw);
-      const float2 a = __half22float2(h[0]), b = __half22float2(h[1]);
-      v[0] = a.x; v[1] = a.y; v[2] = b.x; v[3] = b.y;
-      break;
-    }
-    case kBF16: {
-      const uint2 raw = *reinterpret_cast<const uint2*>(static_cast<const __nv_bfloat16*>(p) + off);
-      const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw);
-      const float2 a = __bfloat1622float2(h[0]), b = __bfloat1622float2(h[1]);
-      v[0] = a.x; v[1] = a.y; v[2] = b.x; v[3] = b.y;
-      break;
-    }
-    default: {
-      const float4 f = *reinterpret_cast<const float4*>(static_cast<const float*>(p) + off);
-      v[0] = f.x; v[1] = f.y; v[2] = f.z; v[3] = f.w;
-    }
-  }
-}
-
-template <typename TOut>
-__device__ __forceinline__ void store4(void* p, int64_t off, const float v[4]) {
-  if constexpr (sizeof(TOut) == 4) {
-    *reinterpret_cast<float4*>(static_cast<float*>(p) + off) = make_float4(v[0], v[1], v[2], v[3]);
-  } else {
-    TOut h[4];
+// V (4 or 8) consecutive elements from off, aligned to V elements (the host checks):
+// one 8- or 16-byte load for 16-bit types, V / 4 float4 loads for float32.
+template <int V>
+__device__ __forceinline__ void load_vector(const void* p, uint8_t type, int64_t off, float v[V]) {
+  if (type == kF32) {
 #pragma unroll
-    for (int e = 0; e < 4; ++e) h[e] = from_float<TOut>(v[e]);
-    uint2 raw;
-    memcpy(&raw, h, sizeof(raw));
-    *reinterpret_cast<uint2*>(static_cast<TOut*>(p) + off) = raw;
+    for (int q = 0; q < V / 4; ++q) {
+      const float4 f = reinterpret_cast<const float4*>(static_cast<const float*>(p) + off)[q];
+      v[4 * q] = f.x; v[4 * q + 1] = f.y; v[4 * q + 2] = f.z; v[4 * q + 3] = f.w;
+    }
+    return;
+  }
+  using Raw = std::conditional_t<V == 8, uint4, uint2>;
+  const Raw raw = *reinterpret_cast<const Raw*>(static_cast<const uint16_t*>(p) + off);
+  uint32_t words[V / 2];
+  memcpy(words, &raw, sizeof(raw));
+#pragma unroll
+  for (int q = 0; q < V / 2; ++q) {
+    float2 f;
+    if (type == kF16) {
+      __half2 h;
+      memcpy(&h, &words[q], 4);
+      f = __half22float2(h);
+    } else {
+      __nv_bfloat162 h;
+      memcpy(&h, &words[q], 4);
+      f = __bfloat1622float2(h);
+    }
+    v[2 * q] = f.x;
+    v[2 * q + 1] = f.y;
   }
 }
 
-// V output elements per thread (4 on the vector path, else 1); Index: uint32_t where
-// every offset fits (the common case: 32-bit div/mod), else int64_t. Shared memory:
-// [slot][V][blockDim.x] floats.
-template <typename TOut, typename Index, int V>
+template <typename TOut, int V>
+__device__ __forceinline__ void store_vector(void* p, int64_t off, const float v[V]) {
+  if constexpr (sizeof(TOut) == 4) {
+#pragma unroll
+    for (int q = 0; q < V / 4; ++q)
+      reinterpret_cast<float4*>(static_cast<float*>(p) + off)[q] =
+          make_float4(v[4 * q], v[4 * q + 1], v[4 * q + 2], v[4 * q + 3]);
+  } else {
+    TOut h[V];
+#pragma unroll
+    for (int e = 0; e < V; ++e) h[e] = from_float<TOut>(v[e]);
+    using Raw = std::conditional_t<V == 8, uint4, uint2>;
+    Raw raw;
+    memcpy(&raw, h, sizeof(raw));
+    *reinterpret_cast<Raw*>(static_cast<TOut*>(p) + off) = raw;
+  }
+}
+
+// One instruction over a thread's V values: operands and result are slot columns
+// (element e at [e * threads]). The function is dispatched once per V elements,
+// and the common ones are compiled as straight-line code: a switch per element is
+// what bounded the interpreter on simple broadcast adds. The result may share an
+// operand's slot: each element's operands are read before it is written.
+template <int V, typename F>
+__device__ __forceinline__ void each(float* d, const float* a, const float* b, int threads, F f) {
+#pragma unroll
+  for (int e = 0; e < V; ++e) d[e * threads] = f(a[e * threads], b[e * threads]);
+}
+
+#define INGOT_PW_BINARY(F) \
+  case BinaryFn::F: each<V>(d, a, b, threads, [](float x, float y) { return float_binary_math<float>(BinaryFn::F, x, y); }); return;
+#define INGOT_PW_UNARY(F) \
+  case UnaryFn::F: each<V>(d, a, a, threads, [=](float x, float) { return unary_math<float>(UnaryFn::F, x, alpha, beta); }); return;
+
+template <int V>
+__device__ __forceinline__ void binary_step(BinaryFn fn, float* d, const float* a, const float* b, int threads) {
+  switch (fn) {
+    INGOT_PW_BINARY(kAdd)
+    INGOT_PW_BINARY(kSub)
+    INGOT_PW_BINARY(kMul)
+    INGOT_PW_BINARY(kDiv)
+    INGOT_PW_BINARY(kMaximum)
+    INGOT_PW_BINARY(kMinimum)
+    default: each<V>(d, a, b, threads, [fn](float x, float y) { return float_binary_math<float>(fn, x, y); });
+  }
+}
+
+template <int V>
+__device__ __forceinline__ void unary_step(UnaryFn fn, float* d, const float* a, float alpha, float beta,
+                                           int threads) {
+  switch (fn) {
+    INGOT_PW_UNARY(kNeg)
+    INGOT_PW_UNARY(kExp)
+    INGOT_PW_UNARY(kTanh)
+    INGOT_PW_UNARY(kSigmoid)
+    INGOT_PW_UNARY(kRelu)
+    INGOT_PW_UNARY(kGelu)
+    INGOT_PW_UNARY(kGeluTanh)
+    INGOT_PW_UNARY(kSilu)
+    INGOT_PW_UNARY(kRsqrt)
+    INGOT_PW_UNARY(kClamp)
+    default: each<V>(d, a, a, threads, [=](float x, float) { return unary_math<float>(fn, x, alpha, beta); });
+  }
+}
+#undef INGOT_PW_BINARY
+#undef INGOT_PW_UNARY
+
+// V output elements per thread (8 or 4 on the vector paths, else 1); Index:
+// uint32_t where every offset fits (the common case: 32-bit div/mod), else int64_t;
+// kUniform: every input is of the output's type (loads typed at compile time).
+// Shared memory: [slot][V][blockDim.x] floats.
+template <typename TOut, typename Index, int V, bool kUniform>
 __global__ void __launch_bounds__(kThreads) pointwise_kernel(const __grid_constant__ Params p) {
   extern __shared__ float slots[];
   const int t = threadIdx.x, threads = blockDim.x;
-  auto at = [&](int slot, int e) -> float& { return slots[(slot * V + e) * threads + t]; };
+  auto column = [&](int slot) { return slots + slot * V * threads + t; };
   const Index items = static_cast<Index>(p.n / V);
   for (Index item = static_cast<Index>(blockIdx.x) * threads + t; item < items;
        item += static_cast<Index>(gridDim.x) * threads) {
@@ -146,52 +216,100 @@ __global__ void __launch_bounds__(kThreads) pointwise_kernel(const __grid_consta
         }
       }
     }
-#pragma unroll
-    for (int k = 0; k < kMaxIn; ++k) {
-      if (k >= p.num_inputs) break;
+    // Input k's offset, and whether it runs along the inner dim on the vector paths
+    // (the same, periodic, or strided with inner stride 1) rather than being
+    // constant along it.
+    auto locate = [&](int k, bool* runs) {
       const uint8_t mode = p.in_mode[k];
       Index o = mode == kSame ? i : Index(0);
+      if (mode == kPeriodic) o = i % static_cast<Index>(p.period[k]);
       if (mode == kStrided) {
 #pragma unroll
         for (int d = 0; d < kMaxRank; ++d)
           if (d < p.rank) o += coord[d] * static_cast<Index>(p.strides[k][d]);
       }
-      // On the vector path an input is contiguous along the inner dim, or constant along it.
-      const bool runs = V > 1 && (mode == kSame || (mode == kStrided && p.strides[k][p.rank - 1] == 1));
-      if (runs) {
-        float v[V > 1 ? 4 : 1];
-        if constexpr (V > 1) load_input4(p.in[k], p.in_type[k], static_cast<int64_t>(o), v);
+      *runs = V > 1 && (mode == kSame || mode == kPeriodic || (mode == kStrided && p.strides[k][p.rank - 1] == 1));
+      return static_cast<int64_t>(o);
+    };
+    if constexpr (kUniform) {
+      // Every input has the output's type: all loads are issued before any value is
+      // used, so their latencies overlap (in-order issue would otherwise wait for
+      // each input's load before issuing the next).
+      Pack<TOut, V> raw[kMaxIn];
 #pragma unroll
-        for (int e = 0; e < V; ++e) at(k, e) = v[e];
-      } else {
-        const float v = load_input(p.in[k], p.in_type[k], static_cast<int64_t>(o));
+      for (int k = 0; k < kMaxIn; ++k) {
+        if (k >= p.num_inputs) break;
+        bool runs;
+        const int64_t o = locate(k, &runs);
+        const TOut* src = static_cast<const TOut*>(p.in[k]);
+        if (runs) raw[k] = *reinterpret_cast<const Pack<TOut, V>*>(src + o);
+        else raw[k].v[0] = src[o];
+        if (!runs)
 #pragma unroll
-        for (int e = 0; e < V; ++e) at(k, e) = v;
+          for (int e = 1; e < V; ++e) raw[k].v[e] = raw[k].v[0];
+      }
+#pragma unroll
+      for (int k = 0; k < kMaxIn; ++k) {
+        if (k >= p.num_inputs) break;
+        float* col = column(k);
+#pragma unroll
+        for (int e = 0; e < V; ++e) col[e * threads] = to_float(raw[k].v[e]);
+      }
+    } else {
+#pragma unroll
+      for (int k = 0; k < kMaxIn; ++k) {
+        if (k >= p.num_inputs) break;
+        bool runs;
+        const int64_t o = locate(k, &runs);
+        float* col = column(k);
+        if (runs) {
+          float v[V];
+          if constexpr (V > 1) load_vector<V>(p.in[k], p.in_type[k], o, v);
+#pragma unroll
+          for (int e = 0; e < V; ++e) col[e * threads] = v[e];
+        } else {
+          const float v = load_input(p.in[k], p.in_type[k], o);
+#pragma unroll
+          for (int e = 0; e < V; ++e) col[e * threads] = v;
+        }
       }
     }
 #pragma unroll 1
     for (int j = 0; j < p.num_instr; ++j) {
       const Instr ins = p.prog[j];
+      float* d = column(ins.dst);
+      switch (ins.kind) {
+        case 0: unary_step<V>(static_cast<UnaryFn>(ins.fn), d, column(ins.a), p.imm[ins.imm], p.imm[ins.imm + 1], threads); break;
+        case 1: binary_step<V>(static_cast<BinaryFn>(ins.fn), d, column(ins.a), column(ins.b), threads); break;
+        default: {
+          const float c = p.imm[ins.imm];
 #pragma unroll
-      for (int e = 0; e < V; ++e) {
-        float v;
-        switch (ins.kind) {
-          case 0: v = unary_math<float>(static_cast<UnaryFn>(ins.fn), at(ins.a, e), p.imm[ins.imm], p.imm[ins.imm + 1]); break;
-          case 1: v = float_binary_math<float>(static_cast<BinaryFn>(ins.fn), at(ins.a, e), at(ins.b, e)); break;
-          default: v = p.imm[ins.imm]; break;
+          for (int e = 0; e < V; ++e) d[e * threads] = c;
         }
-        at(ins.dst, e) = v;
       }
     }
+    const float* result = column(p.out_slot);
     if constexpr (V > 1) {
-      float v[4];
+      float v[V];
 #pragma unroll
-      for (int e = 0; e < 4; ++e) v[e] = at(p.out_slot, e);
-      store4<TOut>(p.out, static_cast<int64_t>(i), v);
+      for (int e = 0; e < V; ++e) v[e] = result[e * threads];
+      store_vector<TOut, V>(p.out, static_cast<int64_t>(i), v);
     } else {
-      static_cast<TOut*>(p.out)[i] = from_float<TOut>(at(p.out_slot, 0));
+      static_cast<TOut*>(p.out)[i] = from_float<TOut>(result[0]);
     }
   }
+}
+
+// Whether an input repeats along the output's leading dims only: its shape, past
+// leading 1s, is the output's trailing dims, so its offset is the output index
+// modulo its element count.
+bool periodic(const std::vector<int64_t>& in, const std::vector<int64_t>& out) {
+  size_t first = 0;
+  while (first < in.size() && in[first] == 1) ++first;
+  const size_t core = in.size() - first;
+  if (core > out.size()) return false;
+  return std::equal(in.begin() + static_cast<std::ptrdiff_t>(first), in.end(),
+                    out.end() - static_cast<std::ptrdiff_t>(core));
 }
 
 bool input_type(DType t, uint8_t* code) {
@@ -228,7 +346,8 @@ Result<Params> build_params(const PointwiseAttrs& attrs, const KernelArgs& args)
       return invalid_argument("[cuda pointwise] input " + std::to_string(k) + " " + shape_str(in->shape) +
                               " does not broadcast to " + shape_str(out.shape));
     const int64_t numel = in->numel();
-    p.in_mode[k] = numel == p.n ? kSame : (numel == 1 ? kScalar : kStrided);
+    p.in_mode[k] = numel == p.n ? kSame : (numel == 1 ? kScalar : periodic(in->shape, out.shape) ? kPeriodic : kStrided);
+    if (p.in_mode[k] == kPeriodic) p.period[k] = numel;
     if (p.in_mode[k] == kStrided) p.any_strided = 1;
   }
   std::vector<int64_t> dims;
@@ -297,16 +416,17 @@ Result<Params> build_params(const PointwiseAttrs& attrs, const KernelArgs& args)
   p.num_slots = std::max(static_cast<int32_t>(num_in), p.out_slot + 1);
   for (int j = 0; j < p.num_instr; ++j) p.num_slots = std::max<int32_t>(p.num_slots, p.prog[j].dst + 1);
 
-  // The 4-wide path: n and the inner dim multiples of 4, every input contiguous
-  // along the inner dim or constant along it (stride 0, or a scalar).
-  // (Without strided inputs every input is the output's shape or a scalar: only n matters.)
-  bool vec = p.n % 4 == 0;
-  if (p.any_strided) {
-    vec = vec && p.rank > 0 && p.dims[p.rank - 1] % 4 == 0;
-    for (size_t k = 0; k < num_in && vec; ++k)
-      if (p.in_mode[k] == kStrided) vec = p.strides[k][p.rank - 1] == 1 || p.strides[k][p.rank - 1] == 0;
-  }
-  p.vectorizable = vec;
+  // The V-wide paths: n, the inner dim and every period multiples of V, every
+  // strided input contiguous along the inner dim or constant along it (stride 0).
+  auto width_fits = [&](int v) {
+    if (p.n % v != 0) return false;
+    for (size_t k = 0; k < num_in; ++k) {
+      if (p.in_mode[k] == kPeriodic && p.period[k] % v != 0) return false;
+      if (p.in_mode[k] == kStrided && p.strides[k][p.rank - 1] != 1 && p.strides[k][p.rank - 1] != 0) return false;
+    }
+    return !p.any_strided || (p.rank > 0 && p.dims[p.rank - 1] % v == 0);
+  };
+  p.vector_width = width_fits(8) ? 8 : width_fits(4) ? 4 : 1;
   return p;
 }
 
@@ -331,11 +451,16 @@ Status run_pointwise(const PointwiseAttrs& attrs, const KernelArgs& args) {
   p.out = out.data;
   const int64_t n = p.n;
   if (n == 0) return {};
-  bool vec = p.vectorizable;
-  for (size_t k = 0; k < args.in.size() && vec; ++k)
-    vec = p.in_mode[k] == kScalar || reinterpret_cast<uintptr_t>(p.in[k]) % (4 * dtype_size(args.in[k]->dtype)) == 0;
-  vec = vec && reinterpret_cast<uintptr_t>(p.out) % (4 * dtype_size(out.dtype)) == 0;
-  const int V = vec ? 4 : 1;
+  // The widest vector path whose alignment every pointer meets.
+  auto aligned = [&](int v) {
+    for (size_t k = 0; k < args.in.size(); ++k)
+      if (p.in_mode[k] != kScalar && reinterpret_cast<uintptr_t>(p.in[k]) % (v * dtype_size(args.in[k]->dtype)) != 0)
+        return false;
+    return reinterpret_cast<uintptr_t>(p.out) % (v * dtype_size(out.dtype)) == 0;
+  };
+  int V = p.vector_width;
+  while (V > 1 && !aligned(V)) V /= 2;
+  if (V == 2) V = 1;
   // Shared memory for the program's values: at most 48 KiB (the default limit), so
   // programs with many live values run in smaller blocks.
   int threads = kThreads;
@@ -344,15 +469,19 @@ Status run_pointwise(const PointwiseAttrs& attrs, const KernelArgs& args) {
   const unsigned grid = blocks_for((n + V - 1) / V, threads);
   // 32-bit indices when the index and every input offset (< n) fit.
   const bool small = n < (int64_t{1} << 31);
+  bool uniform = true;
+  for (size_t k = 0; k < args.in.size(); ++k) uniform = uniform && args.in[k]->dtype == out.dtype;
   auto launch = [&](auto tag) {
     using T = decltype(tag);
-    if (vec) {
-      if (small) pointwise_kernel<T, uint32_t, 4><<<grid, threads, shared, args.stream>>>(p);
-      else pointwise_kernel<T, int64_t, 4><<<grid, threads, shared, args.stream>>>(p);
-    } else {
-      if (small) pointwise_kernel<T, uint32_t, 1><<<grid, threads, shared, args.stream>>>(p);
-      else pointwise_kernel<T, int64_t, 1><<<grid, threads, shared, args.stream>>>(p);
-    }
+    auto go = [&](auto v) {
+      constexpr int kV = decltype(v)::value;
+      if (!small) pointwise_kernel<T, int64_t, kV, false><<<grid, threads, shared, args.stream>>>(p);
+      else if (uniform) pointwise_kernel<T, uint32_t, kV, true><<<grid, threads, shared, args.stream>>>(p);
+      else pointwise_kernel<T, uint32_t, kV, false><<<grid, threads, shared, args.stream>>>(p);
+    };
+    if (V == 8) go(std::integral_constant<int, 8>{});
+    else if (V == 4) go(std::integral_constant<int, 4>{});
+    else go(std::integral_constant<int, 1>{});
   };
   switch (out.dtype) {
     case DType::kFloat16: launch(__half{}); break;

@@ -318,6 +318,55 @@ bool fits_int32(const NhwcGeometry& g, const NhwcPoolParams* pp) {
   return in < kLimit && out < kLimit;
 }
 
+// A 2-d max pool with a K x K window and no dilation (ResNet's 3x3/2 after the
+// stem), V channels a thread: the window is unrolled so that a thread's K * K loads
+// are in flight together; the general kernel's run-time loops wait for one load
+// before issuing the next. Out-of-image taps are skipped (-inf padding) and NaN
+// propagates, as in the general kernel.
+template <typename T, int V, int K>
+__global__ void __launch_bounds__(kThreads) max_pool_nhwc_window_kernel(const T* __restrict__ x, T* __restrict__ y,
+                                                                       int32_t n, NhwcPoolParams pp) {
+  const NhwcGeometry& g = pp.g;
+  const int32_t groups = static_cast<int32_t>(g.c / V), ih = static_cast<int32_t>(g.in[1]),
+                iw = static_cast<int32_t>(g.in[2]), c = static_cast<int32_t>(g.c);
+  const int32_t sh = static_cast<int32_t>(pp.s[1]), sw = static_cast<int32_t>(pp.s[2]);
+  const int32_t ph = static_cast<int32_t>(pp.p[1]), pw = static_cast<int32_t>(pp.p[2]);
+  for (int32_t idx = static_cast<int32_t>(blockIdx.x) * blockDim.x + threadIdx.x; idx < n;
+       idx += static_cast<int32_t>(gridDim.x) * blockDim.x) {
+    int32_t o[3], cg;
+    const int32_t b = split_nhwc<int32_t>(idx, g, groups, o, &cg);
+    const int32_t y0 = o[1] * sh - ph, x0 = o[2] * sw - pw;
+    const T* xb = x + b * ih * iw * c + cg * V;
+    Pack<T, V> tap[K][K];
+    bool inside[K][K];
+#pragma unroll
+    for (int ky = 0; ky < K; ++ky)
+#pragma unroll
+      for (int kx = 0; kx < K; ++kx) {
+        const int32_t iy = y0 + ky, ix = x0 + kx;
+        inside[ky][kx] = iy >= 0 && iy < ih && ix >= 0 && ix < iw;
+        if (inside[ky][kx]) tap[ky][kx] = *reinterpret_cast<const Pack<T, V>*>(xb + (iy * iw + ix) * c);
+      }
+    float acc[V];
+#pragma unroll
+    for (int j = 0; j < V; ++j) acc[j] = -INFINITY;
+#pragma unroll
+    for (int ky = 0; ky < K; ++ky)
+#pragma unroll
+      for (int kx = 0; kx < K; ++kx)
+        if (inside[ky][kx])
+#pragma unroll
+          for (int j = 0; j < V; ++j) {
+            const float v = widen(tap[ky][kx].v[j]);
+            if (v > acc[j] || v != v) acc[j] = v;
+          }
+    Pack<T, V> out;
+#pragma unroll
+    for (int j = 0; j < V; ++j) out.v[j] = cast_value<T>(acc[j]);
+    *reinterpret_cast<Pack<T, V>*>(y + idx * V) = out;
+  }
+}
+
 template <typename T, typename I, int V>
 void launch_pool_nhwc_as(const T* x, T* y, int64_t n, const NhwcPoolParams& pp, cudaStream_t stream) {
   pool_nhwc_kernel<T, V, I><<<blocks_for(n), kThreads, 0, stream>>>(x, y, static_cast<I>(n), pp);
@@ -330,6 +379,15 @@ Status launch_pool_nhwc(const T* x, T* y, const NhwcPoolParams& pp, cudaStream_t
   if (n == 0) return {};
   constexpr int kWide = 16 / sizeof(T);
   const bool small = fits_int32(pp.g, &pp);
+  const bool square_2d = pp.g.in[0] == 1 && pp.g.out[0] == 1 && pp.k[0] == 1 && pp.k[1] == pp.k[2] &&
+                         pp.d[1] == 1 && pp.d[2] == 1;
+  if (pp.is_max && small && v == kWide && square_2d && (pp.k[1] == 2 || pp.k[1] == 3)) {
+    const auto m = static_cast<int32_t>(n);
+    if (pp.k[1] == 3) max_pool_nhwc_window_kernel<T, kWide, 3><<<blocks_for(n), kThreads, 0, stream>>>(x, y, m, pp);
+    else max_pool_nhwc_window_kernel<T, kWide, 2><<<blocks_for(n), kThreads, 0, stream>>>(x, y, m, pp);
+    INGOT_CUDA_CHECK_LAUNCH("max pool (channels_last, unrolled window)");
+    return {};
+  }
   if (v == 1) {
     small ? launch_pool_nhwc_as<T, int32_t, 1>(x, y, n, pp, stream) : launch_pool_nhwc_as<T, int64_t, 1>(x, y, n, pp, stream);
   } else {
