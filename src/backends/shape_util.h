@@ -54,6 +54,30 @@ inline bool broadcast_strides(const std::vector<int64_t>& in_shape, const std::v
   return true;
 }
 
+// Source strides (in elements) of a permute of `in` into `out`'s shape; checks perm
+// and the shapes (permute, reformat).
+template <typename Tensor>
+Status permuted_strides(const std::vector<int64_t>& perm, const Tensor& in, const Tensor& out, const std::string& tag,
+                        std::vector<int64_t>* src_strides) {
+  const int rank = static_cast<int>(in.shape.size());
+  if (static_cast<int>(perm.size()) != rank || static_cast<int>(out.shape.size()) != rank)
+    return invalid_argument("[" + tag + "] perm has " + std::to_string(perm.size()) + " entries for rank " +
+                            std::to_string(rank));
+  const std::vector<int64_t> in_strides = contiguous_strides(in.shape);
+  src_strides->assign(static_cast<size_t>(rank), 0);
+  std::vector<bool> seen(static_cast<size_t>(rank), false);
+  for (int k = 0; k < rank; ++k) {
+    int p;
+    if (!normalize_dim(perm[k], rank, &p) || seen[p]) return invalid_argument("[" + tag + "] perm is not a permutation");
+    seen[p] = true;
+    if (out.shape[k] != in.shape[p])
+      return invalid_argument("[" + tag + "] output shape " + shape_str(out.shape) + " does not match input " +
+                              shape_str(in.shape) + " permuted");
+    (*src_strides)[k] = in_strides[p];
+  }
+  return {};
+}
+
 template <typename Tensor>
 Status check_same_dtype(const Tensor& in, const Tensor& out, const std::string& tag) {
   if (in.dtype != out.dtype)

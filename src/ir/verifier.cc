@@ -24,7 +24,7 @@ Arity arity_of(const OpAttrs& attrs) {
     case OpKind::kReshape: case OpKind::kPermute: case OpKind::kExpand: case OpKind::kSlice:
     case OpKind::kPad: case OpKind::kCast: case OpKind::kUnary: case OpKind::kReduce:
     case OpKind::kArgReduce: case OpKind::kCumulative: case OpKind::kSoftmax: case OpKind::kPool:
-    case OpKind::kAdaptivePool: case OpKind::kUpsample: case OpKind::kTriangular:
+    case OpKind::kAdaptivePool: case OpKind::kUpsample: case OpKind::kTriangular: case OpKind::kReformat:
       return {1, 1, {}};
     case OpKind::kConcat: return {1, kMany, {}};
     case OpKind::kGather: case OpKind::kIndexSelect: case OpKind::kSliceScatter:
@@ -189,6 +189,24 @@ class Verifier {
         if (dt(n.inputs[1]) != DType::kInt64 && dt(n.inputs[1]) != DType::kInt32)
           return fail(where + ": index_select index must be int64 or int32");
         break;
+      case OpKind::kReformat: {
+        if (!is_floating(dt(n.inputs[0])) || !is_floating(out))
+          return fail(where + ": reformat converts between float types");
+        const auto& perm = std::get<ReformatAttrs>(n.attrs).perm;
+        const Value& in = g_.value(n.inputs[0]);
+        const Value& res = g_.value(n.outputs[0]);
+        if (perm.size() != in.shape.size() || res.shape.size() != in.shape.size())
+          return fail(where + ": reformat perm does not match the rank");
+        std::vector<bool> seen(perm.size(), false);
+        for (size_t k = 0; k < perm.size(); ++k) {
+          if (perm[k] < 0 || perm[k] >= static_cast<int64_t>(perm.size()) || seen[static_cast<size_t>(perm[k])])
+            return fail(where + ": reformat perm is not a permutation");
+          seen[static_cast<size_t>(perm[k])] = true;
+          if (res.shape[k] != in.shape[static_cast<size_t>(perm[k])])
+            return fail(where + ": reformat output shape is not the input's permuted");
+        }
+        break;
+      }
       case OpKind::kReshape:
       case OpKind::kPermute:
       case OpKind::kExpand:

@@ -94,6 +94,11 @@ bool run_fold_attention_views(Graph& g, bool cuda_backend);
 // whose cuDNN attention otherwise converts the mask in every step.
 bool run_additive_attention_masks(Graph& g);
 
+// A float cast and a permute of the same elements (through reshapes) into one
+// Reformat that moves and converts in one copy (fold_reformat.cc): a network's
+// float32 image read into 16-bit channels-last or patches.
+bool run_fold_reformat(Graph& g);
+
 // Runs the passes in order for the build options; verifies the graph after each.
 Status run_pipeline(Graph& g, const BuildOptions& options,
                     const std::function<void(const std::string&)>& progress = {});

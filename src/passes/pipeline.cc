@@ -180,7 +180,19 @@ Status run_pipeline(Graph& g, const BuildOptions& options, const std::function<v
   }
   INGOT_RETURN_IF_ERROR(run_fusion(g, options, say));
   INGOT_RETURN_IF_ERROR(lower_precision(g, options, say));
-  return fold_attention(g, options, say);
+  INGOT_RETURN_IF_ERROR(fold_attention(g, options, say));
+  // Last: a Reformat is no permute to the pattern-matching passes above (which
+  // treat permutes as dtype-preserving views), and the input and output casts
+  // it absorbs exist only after lowering.
+  if (run_fold_reformat(g)) {
+    INGOT_RETURN_IF_ERROR(verified(g, "fold_reformat"));
+    run_canonicalize(g);
+    INGOT_RETURN_IF_ERROR(verified(g, "canonicalize"));
+    run_dce(g);
+    INGOT_RETURN_IF_ERROR(verified(g, "dce"));
+    say("  fold_reformat: casts merged into permutes, " + std::to_string(g.num_nodes()) + " nodes");
+  }
+  return Status::ok_status();
 }
 
 }  // namespace ingot

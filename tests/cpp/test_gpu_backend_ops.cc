@@ -236,6 +236,27 @@ TEST(GpuDataMovement, AllOps) {
   }
 }
 
+// Reformat (a permute that converts between float types) against the CPU kernel,
+// exactly, for every pair of float types: an image's NCHW -> NHWC (the narrow
+// transpose), a wide transpose, ViT's patches (4 elements a thread) and an odd
+// inner dim (one a thread); a same-type reformat is a plain permute.
+TEST(GpuDataMovement, Reformat) {
+  for (DType from : kFloatTypes)
+    for (DType to : kFloatTypes) {
+      const std::string ts = std::string(dtype_name(from)) + "->" + dtype_name(to);
+      ReformatAttrs nhwc{.perm = {0, 2, 3, 1}};
+      HostTensor img = rand_tensor(from, {2, 3, 40, 37}, 21);
+      check("reformat nchw->nhwc " + ts, nhwc, {&img}, {{to, {2, 40, 37, 3}}}, 0, false);
+      HostTensor wide = rand_tensor(from, {2, 40, 9, 7}, 22);
+      check("reformat wide " + ts, nhwc, {&wide}, {{to, {2, 9, 7, 40}}}, 0, false);
+      ReformatAttrs patches{.perm = {0, 2, 4, 1, 3, 5}};
+      HostTensor cut = rand_tensor(from, {2, 3, 3, 16, 2, 16}, 23);
+      check("reformat patches " + ts, patches, {&cut}, {{to, {2, 3, 2, 3, 16, 16}}}, 0, false);
+      HostTensor odd = rand_tensor(from, {2, 3, 3, 5, 2, 5}, 24);
+      check("reformat odd patches " + ts, patches, {&odd}, {{to, {2, 3, 2, 3, 5, 5}}}, 0, false);
+    }
+}
+
 // ---------------------------------------------------------------- indexing
 
 TEST(GpuIndexing, GatherIndexSelectIndexWhere) {

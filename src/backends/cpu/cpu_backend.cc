@@ -44,6 +44,7 @@ Status run_kernel(const OpAttrs& attrs, const KernelArgs& args) {
     case OpKind::kPad:
     case OpKind::kSliceScatter:
     case OpKind::kTriangular:
+    case OpKind::kReformat:
       return data_movement(attrs, args);
     case OpKind::kGather:
     case OpKind::kIndexSelect:
@@ -119,6 +120,7 @@ bool supports(const OpAttrs& attrs, const std::vector<DType>& in_dtypes, const s
     case OpKind::kUpsample:
     case OpKind::kPointwise:
     case OpKind::kGridSample:
+    case OpKind::kReformat:
       return float_family(in_dtypes, out_dtypes);
     case OpKind::kAttention: {
       // The mask (4th input) may be bool; q, k, v and out are floats.

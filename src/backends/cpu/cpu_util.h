@@ -231,6 +231,10 @@ inline void split_at_dim(const std::vector<int64_t>& shape, int dim, int64_t* ou
 }
 
 
+// out[i] = in[i] converted to out's dtype (cast's semantics; equal element counts,
+// checked by the caller). Defined in elementwise.cc.
+void convert_elements(const TensorRef& in, TensorRef& out);
+
 inline Status check_arity(const KernelArgs& args, size_t min_in, size_t n_out, const char* op) {
   if (args.in.size() < min_in || args.out.size() != n_out) {
     return invalid_argument(std::string("[") + op + "] expected " + std::to_string(min_in) + " inputs and " +

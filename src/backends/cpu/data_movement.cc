@@ -1,7 +1,8 @@
 // CPU kernels that move elements without computing on them: reshape, permute,
 // expand, slice, concat, pad, slice_scatter and triangular (tril/triu). They are
 // dtype-blind (they copy elements by byte width) except where a fill value must
-// be written. Every shape is checked first, so bad input is an error, never an
+// be written, and reformat (a permute that also converts between float types).
+// Every shape is checked first, so bad input is an error, never an
 // out-of-bounds access.
 #include <cstring>
 #include <string>
@@ -54,23 +55,27 @@ Status run_permute(const PermuteAttrs& a, const KernelArgs& args) {
   const TensorRef& in = *args.in[0];
   TensorRef& out = *args.out[0];
   INGOT_RETURN_IF_ERROR(check_same_dtype(in, out, "permute"));
-  const int rank = in.rank();
-  if (static_cast<int>(a.perm.size()) != rank || out.rank() != rank)
-    return invalid_argument("[permute] perm has " + std::to_string(a.perm.size()) + " entries for rank " +
-                            std::to_string(rank));
-  const std::vector<int64_t> in_strides = contiguous_strides(in.shape);
-  std::vector<int64_t> src_strides(rank);
-  std::vector<bool> seen(rank, false);
-  for (int k = 0; k < rank; ++k) {
-    int p;
-    if (!normalize_dim(a.perm[k], rank, &p) || seen[p]) return invalid_argument("[permute] perm is not a permutation");
-    seen[p] = true;
-    if (out.shape[k] != in.shape[p])
-      return invalid_argument("[permute] output shape " + shape_str(out.shape) + " does not match input " +
-                              shape_str(in.shape) + " permuted");
-    src_strides[k] = in_strides[p];
-  }
+  std::vector<int64_t> src_strides;
+  INGOT_RETURN_IF_ERROR(backend::permuted_strides(a.perm, in, out, "permute", &src_strides));
   strided_copy(dtype_size(in.dtype), in.data, src_strides, out.data, contiguous_strides(out.shape), out.shape);
+  return Status();
+}
+
+// A permute, then a float conversion of the permuted elements (exactly what the
+// cast and permute it replaces computed: conversion commutes with moving elements).
+Status run_reformat(const ReformatAttrs& a, const KernelArgs& args) {
+  INGOT_RETURN_IF_ERROR(check_arity(args, 1, 1, "reformat"));
+  const TensorRef& in = *args.in[0];
+  TensorRef& out = *args.out[0];
+  if (!is_floating(in.dtype) || !is_floating(out.dtype))
+    return unsupported(std::string("[reformat] converts between float types, not ") + dtype_name(in.dtype) + " to " +
+                       dtype_name(out.dtype));
+  std::vector<int64_t> src_strides;
+  INGOT_RETURN_IF_ERROR(backend::permuted_strides(a.perm, in, out, "reformat", &src_strides));
+  std::vector<uint8_t> moved(static_cast<size_t>(out.numel()) * dtype_size(in.dtype));
+  strided_copy(dtype_size(in.dtype), in.data, src_strides, moved.data(), contiguous_strides(out.shape), out.shape);
+  const TensorRef permuted{moved.data(), in.dtype, out.shape};
+  convert_elements(permuted, out);
   return Status();
 }
 
@@ -282,6 +287,7 @@ Status data_movement(const OpAttrs& attrs, const KernelArgs& args) {
   switch (op_kind(attrs)) {
     case OpKind::kReshape: return run_reshape(args);
     case OpKind::kPermute: return run_permute(std::get<PermuteAttrs>(attrs), args);
+    case OpKind::kReformat: return run_reformat(std::get<ReformatAttrs>(attrs), args);
     case OpKind::kExpand: return run_expand(args);
     case OpKind::kSlice: return run_slice(std::get<SliceAttrs>(attrs), args);
     case OpKind::kConcat: return run_concat(std::get<ConcatAttrs>(attrs), args);

@@ -426,6 +426,13 @@ Status run_cast(const KernelArgs& args) {
     if (in.data != out.data && in.numel() > 0) std::memmove(out.data, in.data, in.numel() * dtype_size(in.dtype));
     return Status();
   }
+  convert_elements(in, out);
+  return Status();
+}
+
+}  // namespace
+
+void convert_elements(const TensorRef& in, TensorRef& out) {
   visit_dtype(in.dtype, [&](auto in_tag) {
     using From = typename decltype(in_tag)::type;
     visit_dtype(out.dtype, [&](auto out_tag) {
@@ -437,10 +444,7 @@ Status run_cast(const KernelArgs& args) {
       });
     });
   });
-  return Status();
 }
-
-}  // namespace
 
 Status elementwise(const OpAttrs& attrs, const KernelArgs& args) {
   switch (op_kind(attrs)) {

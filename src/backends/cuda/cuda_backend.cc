@@ -14,6 +14,7 @@ Family family_of(OpKind kind) {
   switch (kind) {
     case OpKind::kReshape: case OpKind::kPermute: case OpKind::kExpand: case OpKind::kSlice:
     case OpKind::kConcat: case OpKind::kPad: case OpKind::kSliceScatter: case OpKind::kTriangular:
+    case OpKind::kReformat:
       return data_movement;
     case OpKind::kGather: case OpKind::kIndexSelect: case OpKind::kIndex: case OpKind::kWhere:
       return indexing;

@@ -1,6 +1,7 @@
 // CUDA kernels that move elements without computing on them: reshape, permute,
 // expand, slice, concat, pad, slice_scatter and triangular. They are dtype-blind
-// (elements move by byte width) except for the pad fill value. Permute, expand
+// (elements move by byte width) except for the pad fill value, and reformat, a
+// permute that converts between float types on the way. Permute, expand
 // and slice share one "strided gather" kernel over a coalesced view; concat is one
 // 2-d memcpy per input; a permute that is a batch of 2-d transposes goes through
 // shared-memory tiles. Shapes are checked on the host exactly as the CPU kernels
@@ -47,6 +48,13 @@ template <typename E> __global__ void gather_copy_kernel32(const E* __restrict__
     dst[i] = src[view.offset(i)];
 }
 
+// An element moved as is (a permute: E is a type of the element's byte width) or
+// converted between float types on the way (a reformat).
+template <typename O, typename E> __device__ __forceinline__ O convert_element(E v) {
+  if constexpr (std::is_same_v<E, O>) return v;
+  else return cast_value<O>(to_float(v));
+}
+
 // A permute whose innermost output dim is strided in the source while the dim
 // before it is contiguous there (NCHW <-> NHWC, [B, D, T] -> [B, T, D]) is a batch
 // of 2-d transposes: out[b][r][c] = src[b + r + c * col_stride]. Element-wise, the
@@ -68,11 +76,11 @@ constexpr uint32_t kNarrowRows = 1024;  // a multiple of kThreads
 // kThreads threads as 32 x 8; one 32 x 32 tile per block iteration. Each thread
 // loads all its elements into registers before storing any, so that its loads are
 // in flight together (a load-store loop would wait out memory latency per element).
-template <typename E>
-__global__ void __launch_bounds__(kThreads) transpose_wide_kernel(const E* __restrict__ src, E* __restrict__ dst,
+template <typename E, typename O = E>
+__global__ void __launch_bounds__(kThreads) transpose_wide_kernel(const E* __restrict__ src, O* __restrict__ dst,
                                                                   uint32_t tiles, TransposeShape t) {
   constexpr uint32_t kRowsPerPass = kThreads / kWideTile, kPasses = kWideTile / kRowsPerPass;
-  __shared__ E tile[kWideTile][kWideTile + 1];
+  __shared__ O tile[kWideTile][kWideTile + 1];
   const uint32_t tx = threadIdx.x % kWideTile, ty = threadIdx.x / kWideTile;
   const uint32_t per_slice = t.row_tiles * t.col_tiles;
   for (uint32_t id = blockIdx.x; id < tiles; id += gridDim.x) {
@@ -86,9 +94,9 @@ __global__ void __launch_bounds__(kThreads) transpose_wide_kernel(const E* __res
       if (r0 + tx < t.rows && c0 + c < t.cols) v[i] = in[(r0 + tx) + (c0 + c) * t.col_stride];
     }
 #pragma unroll
-    for (uint32_t i = 0; i < kPasses; ++i) tile[ty + i * kRowsPerPass][tx] = v[i];
+    for (uint32_t i = 0; i < kPasses; ++i) tile[ty + i * kRowsPerPass][tx] = convert_element<O>(v[i]);
     __syncthreads();
-    E* out = dst + static_cast<size_t>(slice) * t.rows * t.cols;
+    O* out = dst + static_cast<size_t>(slice) * t.rows * t.cols;
 #pragma unroll
     for (uint32_t i = 0; i < kPasses; ++i) {
       const uint32_t r = ty + i * kRowsPerPass;
@@ -101,11 +109,11 @@ __global__ void __launch_bounds__(kThreads) transpose_wide_kernel(const E* __res
 // COLS output columns (known at compile time, so the split of an output index
 // into row and column is a multiply); kNarrowRows rows per tile, loaded into
 // registers first as in the wide kernel.
-template <typename E, uint32_t COLS>
-__global__ void __launch_bounds__(kThreads) transpose_narrow_kernel(const E* __restrict__ src, E* __restrict__ dst,
+template <typename E, uint32_t COLS, typename O = E>
+__global__ void __launch_bounds__(kThreads) transpose_narrow_kernel(const E* __restrict__ src, O* __restrict__ dst,
                                                                     uint32_t tiles, TransposeShape t) {
   constexpr uint32_t kPitch = kNarrowRows + 1, kPasses = kNarrowRows / kThreads;
-  __shared__ E tile[COLS * kPitch];
+  __shared__ O tile[COLS * kPitch];
   for (uint32_t id = blockIdx.x; id < tiles; id += gridDim.x) {
     const uint32_t slice = id / t.row_tiles, r0 = (id % t.row_tiles) * kNarrowRows;
     const uint32_t rows = t.rows - r0 < kNarrowRows ? t.rows - r0 : kNarrowRows;
@@ -121,9 +129,9 @@ __global__ void __launch_bounds__(kThreads) transpose_narrow_kernel(const E* __r
 #pragma unroll
     for (uint32_t c = 0; c < COLS; ++c)
 #pragma unroll
-      for (uint32_t i = 0; i < kPasses; ++i) tile[c * kPitch + threadIdx.x + i * kThreads] = v[c][i];
+      for (uint32_t i = 0; i < kPasses; ++i) tile[c * kPitch + threadIdx.x + i * kThreads] = convert_element<O>(v[c][i]);
     __syncthreads();
-    E* out = dst + (static_cast<size_t>(slice) * t.rows + r0) * COLS;
+    O* out = dst + (static_cast<size_t>(slice) * t.rows + r0) * COLS;
 #pragma unroll
     for (uint32_t i = 0; i < COLS * kPasses; ++i) {
       const uint32_t e = threadIdx.x + i * kThreads, r = e / COLS, c = e - r * COLS;
@@ -157,27 +165,35 @@ bool as_transpose(const StridedView& v, int64_t n, TransposeShape* t) {
   return true;
 }
 
-Status launch_transpose(const char* op, const void* src, void* dst, int64_t n, const TransposeShape& t, size_t elem,
-                        cudaStream_t stream) {
+// The transpose kernels for E -> O elements (O = E: a plain move).
+template <typename E, typename O>
+Status launch_transpose_as(const char* op, const void* src, void* dst, int64_t n, const TransposeShape& t,
+                           cudaStream_t stream) {
   const int64_t slices = n / (static_cast<int64_t>(t.rows) * t.cols);
   const int64_t tiles = slices * t.row_tiles * t.col_tiles;
   if (tiles >= (int64_t{1} << 31)) return internal_error(std::string(op) + ": too many transpose tiles");
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(tiles, int64_t{1} << 20));
   const auto count = static_cast<uint32_t>(tiles);
-  auto launch = [&](auto tag) {
-    using E = decltype(tag);
-    const E* in = static_cast<const E*>(src);
-    E* out = static_cast<E*>(dst);
-    switch (t.cols) {
-      case 2: transpose_narrow_kernel<E, 2><<<blocks, kThreads, 0, stream>>>(in, out, count, t); break;
-      case 3: transpose_narrow_kernel<E, 3><<<blocks, kThreads, 0, stream>>>(in, out, count, t); break;
-      case 4: transpose_narrow_kernel<E, 4><<<blocks, kThreads, 0, stream>>>(in, out, count, t); break;
-      default: transpose_wide_kernel<E><<<blocks, kThreads, 0, stream>>>(in, out, count, t); break;
-    }
-  };
-  dispatch_elem_size(elem, launch);
+  const E* in = static_cast<const E*>(src);
+  O* out = static_cast<O*>(dst);
+  switch (t.cols) {
+    case 2: transpose_narrow_kernel<E, 2, O><<<blocks, kThreads, 0, stream>>>(in, out, count, t); break;
+    case 3: transpose_narrow_kernel<E, 3, O><<<blocks, kThreads, 0, stream>>>(in, out, count, t); break;
+    case 4: transpose_narrow_kernel<E, 4, O><<<blocks, kThreads, 0, stream>>>(in, out, count, t); break;
+    default: transpose_wide_kernel<E, O><<<blocks, kThreads, 0, stream>>>(in, out, count, t); break;
+  }
   INGOT_CUDA_CHECK_LAUNCH(op);
   return {};
+}
+
+Status launch_transpose(const char* op, const void* src, void* dst, int64_t n, const TransposeShape& t, size_t elem,
+                        cudaStream_t stream) {
+  Status st;
+  dispatch_elem_size(elem, [&](auto tag) {
+    using E = decltype(tag);
+    st = launch_transpose_as<E, E>(op, src, dst, n, t, stream);
+  });
+  return st;
 }
 
 // Widens the copied element to `width` bytes where the innermost run is contiguous
@@ -264,24 +280,99 @@ Status run_permute(const PermuteAttrs& a, const KernelArgs& args) {
   const DeviceTensor& in = *args.in[0];
   DeviceTensor& out = *args.out[0];
   INGOT_RETURN_IF_ERROR(check_same_dtype(in, out, "permute"));
-  const int rank = in.rank();
-  if (static_cast<int>(a.perm.size()) != rank || out.rank() != rank)
-    return invalid_argument("[cuda permute] perm has " + std::to_string(a.perm.size()) + " entries for rank " +
-                            std::to_string(rank));
-  const std::vector<int64_t> in_strides = contiguous_strides(in.shape);
-  std::vector<int64_t> src_strides(rank);
-  std::vector<bool> seen(rank, false);
-  for (int k = 0; k < rank; ++k) {
-    int p;
-    if (!normalize_dim(a.perm[k], rank, &p) || seen[p])
-      return invalid_argument("[cuda permute] perm is not a permutation");
-    seen[p] = true;
-    if (out.shape[k] != in.shape[p])
-      return invalid_argument("[cuda permute] output shape " + shape_str(out.shape) + " does not match input " +
-                              shape_str(in.shape) + " permuted");
-    src_strides[k] = in_strides[p];
-  }
+  std::vector<int64_t> src_strides;
+  INGOT_RETURN_IF_ERROR(backend::permuted_strides(a.perm, in, out, "cuda permute", &src_strides));
   return strided_gather("permute", in.data, src_strides, out.data, out.shape, in.dtype, args.stream);
+}
+
+// reformat's gather: V consecutive output elements a thread (the view's inner dim
+// counts V-element packs, contiguous in the source), each converted on the way.
+template <typename E, typename O, int V, typename View, typename Index>
+__global__ void reformat_gather_kernel(const E* __restrict__ src, O* __restrict__ dst, Index packs, View view) {
+  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < packs;
+       i += static_cast<Index>(gridDim.x) * blockDim.x) {
+    const Index off = static_cast<Index>(view.offset(i));
+    Pack<E, V> in;
+    if constexpr (V == 1) in.v[0] = src[off];
+    else in = *reinterpret_cast<const Pack<E, V>*>(src + off);
+    Pack<O, V> out;
+#pragma unroll
+    for (int j = 0; j < V; ++j) out.v[j] = convert_element<O>(in.v[j]);
+    *reinterpret_cast<Pack<O, V>*>(dst + static_cast<int64_t>(i) * V) = out;
+  }
+}
+
+template <typename E, typename O>
+Status launch_reformat(const void* src, void* dst, int64_t n, StridedView view, cudaStream_t stream) {
+  if (TransposeShape t; as_transpose(view, n, &t)) return launch_transpose_as<E, O>("reformat", src, dst, n, t, stream);
+  // 4 elements a thread where the inner dim runs contiguously in the source and
+  // every pack starts aligned (ViT's patch rows of 16 pixels).
+  constexpr int kV = 4;
+  bool vec = view.rank > 0 && view.strides[view.rank - 1] == 1 && view.dims[view.rank - 1] % kV == 0 &&
+             reinterpret_cast<uintptr_t>(src) % (kV * sizeof(E)) == 0 &&
+             reinterpret_cast<uintptr_t>(dst) % (kV * sizeof(O)) == 0;
+  for (int d = 0; d + 1 < view.rank && vec; ++d) vec = view.strides[d] % kV == 0;
+  if (vec) {
+    view.dims[view.rank - 1] /= kV;
+    view.strides[view.rank - 1] = kV;
+  }
+  const int64_t packs = vec ? n / kV : n;
+  int64_t max_offset = 0;
+  for (int d = 0; d < view.rank; ++d) max_offset += (view.dims[d] - 1) * view.strides[d];
+  const E* in = static_cast<const E*>(src);
+  O* out = static_cast<O*>(dst);
+  const unsigned blocks = blocks_for(packs);
+  if (n < (int64_t{1} << 31) && max_offset + kV < (int64_t{1} << 31)) {
+    StridedView32 v32;
+    v32.rank = view.rank;
+    for (int d = 0; d < view.rank; ++d) {
+      v32.dims[d] = static_cast<uint32_t>(view.dims[d]);
+      v32.strides[d] = static_cast<uint32_t>(view.strides[d]);
+    }
+    const auto count = static_cast<uint32_t>(packs);
+    if (vec) reformat_gather_kernel<E, O, kV><<<blocks, kThreads, 0, stream>>>(in, out, count, v32);
+    else reformat_gather_kernel<E, O, 1><<<blocks, kThreads, 0, stream>>>(in, out, count, v32);
+  } else {
+    if (vec) reformat_gather_kernel<E, O, kV><<<blocks, kThreads, 0, stream>>>(in, out, packs, view);
+    else reformat_gather_kernel<E, O, 1><<<blocks, kThreads, 0, stream>>>(in, out, packs, view);
+  }
+  INGOT_CUDA_CHECK_LAUNCH("reformat");
+  return {};
+}
+
+// A permute whose elements are converted between float types on the way (the
+// fold_reformat pass's merge of a cast and a permute): one read of the source
+// type, one write of the target type.
+Status run_reformat(const ReformatAttrs& a, const KernelArgs& args) {
+  INGOT_RETURN_IF_ERROR(check_arity(args, 1, 1, "reformat"));
+  const DeviceTensor& in = *args.in[0];
+  DeviceTensor& out = *args.out[0];
+  std::vector<int64_t> src_strides;
+  INGOT_RETURN_IF_ERROR(backend::permuted_strides(a.perm, in, out, "cuda reformat", &src_strides));
+  if (in.dtype == out.dtype)
+    return strided_gather("reformat", in.data, src_strides, out.data, out.shape, in.dtype, args.stream);
+  if (out.numel() == 0) return {};
+  INGOT_ASSIGN_OR_RETURN(StridedView view, make_strided_view(out.shape, src_strides));
+  auto with_out = [&](auto in_tag) -> Status {
+    using E = decltype(in_tag);
+    switch (out.dtype) {
+      case DType::kFloat32: return launch_reformat<E, float>(in.data, out.data, out.numel(), view, args.stream);
+      case DType::kFloat16: return launch_reformat<E, __half>(in.data, out.data, out.numel(), view, args.stream);
+      case DType::kBFloat16:
+        return launch_reformat<E, __nv_bfloat16>(in.data, out.data, out.numel(), view, args.stream);
+      default: break;
+    }
+    return unsupported(std::string("[cuda reformat] converts to float32, float16 or bfloat16, not ") +
+                       dtype_name(out.dtype));
+  };
+  switch (in.dtype) {
+    case DType::kFloat32: return with_out(float{});
+    case DType::kFloat16: return with_out(__half{});
+    case DType::kBFloat16: return with_out(__nv_bfloat16{});
+    default: break;
+  }
+  return unsupported(std::string("[cuda reformat] converts from float32, float16 or bfloat16, not ") +
+                     dtype_name(in.dtype));
 }
 
 Status run_expand(const KernelArgs& args) {
@@ -503,6 +594,7 @@ Status data_movement(const OpAttrs& attrs, const KernelArgs& args) {
   switch (op_kind(attrs)) {
     case OpKind::kReshape: return run_reshape(args);
     case OpKind::kPermute: return run_permute(std::get<PermuteAttrs>(attrs), args);
+    case OpKind::kReformat: return run_reformat(std::get<ReformatAttrs>(attrs), args);
     case OpKind::kExpand: return run_expand(args);
     case OpKind::kSlice: return run_slice(std::get<SliceAttrs>(attrs), args);
     case OpKind::kConcat: return run_concat(std::get<ConcatAttrs>(attrs), args);
