@@ -208,6 +208,17 @@ TEST(GpuDataMovement, AllOps) {
     check("concat dim1 " + ts, cc, {&x, &c1, &c2}, {{t, {2, 9, 4, 5}}}, 0, false);
     cc.dim = 0;
     check("concat dim0 " + ts, cc, {&x, &x}, {{t, {4, 3, 4, 5}}}, 0, false);
+    // ViT's class token before its patches, an empty input, rows of odd byte
+    // counts, and nine inputs.
+    HostTensor cls = rand_tensor(t, {2, 1, 16}, 12), patches = rand_tensor(t, {2, 5, 16}, 13),
+               none = rand_tensor(t, {2, 0, 16}, 14);
+    cc.dim = 1;
+    check("concat cls " + ts, cc, {&cls, &none, &patches}, {{t, {2, 6, 16}}}, 0, false);
+    HostTensor odd = rand_tensor(t, {3, 2, 3}, 15);
+    cc.dim = 2;
+    check("concat odd rows " + ts, cc, {&odd, &odd, &odd}, {{t, {3, 2, 9}}}, 0, false);
+    std::vector<const HostTensor*> nine(9, &odd);
+    check("concat nine " + ts, cc, nine, {{t, {3, 2, 27}}}, 0, false);
     for (int mode = 0; mode < 4; ++mode) {
       PadAttrs pd;
       pd.mode = mode;
@@ -247,6 +258,11 @@ TEST(GpuDataMovement, Reformat) {
       ReformatAttrs nhwc{.perm = {0, 2, 3, 1}};
       HostTensor img = rand_tensor(from, {2, 3, 40, 37}, 21);
       check("reformat nchw->nhwc " + ts, nhwc, {&img}, {{to, {2, 40, 37, 3}}}, 0, false);
+      // Pixel counts that are multiples of 8 take the 8-rows-a-thread kernel (2, 3
+      // and 4 channels); 1480 = 40 x 37 pixels above does too.
+      HostTensor two = rand_tensor(from, {2, 2, 8, 9}, 25), four = rand_tensor(from, {3, 4, 16, 5}, 26);
+      check("reformat nchw->nhwc c2 " + ts, nhwc, {&two}, {{to, {2, 8, 9, 2}}}, 0, false);
+      check("reformat nchw->nhwc c4 " + ts, nhwc, {&four}, {{to, {3, 16, 5, 4}}}, 0, false);
       HostTensor wide = rand_tensor(from, {2, 40, 9, 7}, 22);
       check("reformat wide " + ts, nhwc, {&wide}, {{to, {2, 9, 7, 40}}}, 0, false);
       ReformatAttrs patches{.perm = {0, 2, 4, 1, 3, 5}};

@@ -152,6 +152,25 @@ TEST(GpuPointwise, PeriodicInputs) {
       HostTensor x = rand_tensor(t, c.out, 70), pos = rand_tensor(t, c.pos, 71), type = rand_tensor(t, c.type, 72);
       check(std::string("periodic ") + dtype_name(t) + " " + shape_label(c.out), p, {&x, &pos, &type}, {{t, c.out}});
     }
+  // Sums of 2 and 4 inputs (the add-chain kernel where every input has the output's
+  // dtype), with a scalar among them; and a chain that adds out of order (the interpreter).
+  PointwiseAttrs two;
+  two.program = {1, op(BinaryFn::kAdd), 0, 1, 0};
+  PointwiseAttrs four;
+  four.program = {1, op(BinaryFn::kAdd), 0, 1, 0, 1, op(BinaryFn::kAdd), 4, 2, 0, 1, op(BinaryFn::kAdd), 5, 3, 0};
+  PointwiseAttrs reordered;
+  reordered.program = {1, op(BinaryFn::kAdd), 1, 0, 0, 1, op(BinaryFn::kAdd), 2, 3, 0};
+  for (DType t : kFloatTypes)
+    for (const std::vector<int64_t>& s : std::vector<std::vector<int64_t>>{{4, 7, 24}, {3, 5, 12}, {2, 3, 5}}) {
+      std::vector<int64_t> row(s.begin() + 1, s.end());
+      HostTensor x = rand_tensor(t, s, 76), pos = rand_tensor(t, row, 77), type = rand_tensor(t, {s.back()}, 78),
+                 one = rand_tensor(t, {1}, 79);
+      check(std::string("sum of two ") + dtype_name(t) + " " + shape_label(s), two, {&x, &pos}, {{t, s}});
+      check(std::string("sum of four ") + dtype_name(t) + " " + shape_label(s), four, {&x, &pos, &type, &one},
+            {{t, s}});
+      check(std::string("reordered sum ") + dtype_name(t) + " " + shape_label(s), reordered, {&x, &pos, &type},
+            {{t, s}});
+    }
   // ViT-B/16's position add at batch 9 (9 x 197 x 768 elements), with a float32 type input.
   for (DType t : {DType::kFloat16, DType::kFloat32}) {
     HostTensor x = rand_tensor(t, {9, 197, 768}, 73), pos = rand_tensor(t, {1, 197, 768}, 74),

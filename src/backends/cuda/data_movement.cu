@@ -1,14 +1,16 @@
 // CUDA kernels that move elements without computing on them: reshape, permute,
 // expand, slice, concat, pad, slice_scatter and triangular. They are dtype-blind
 // (elements move by byte width) except for the pad fill value, and reformat, a
-// permute that converts between float types on the way. Permute, expand
-// and slice share one "strided gather" kernel over a coalesced view; concat is one
+// permute that converts between float types on the way. Permute, expand and
+// slice share one "strided gather" kernel over a coalesced view; concat is one
 // 2-d memcpy per input; a permute that is a batch of 2-d transposes goes through
-// shared-memory tiles. Shapes are checked on the host exactly as the CPU kernels
-// check them, so bad input is an error, never a stray access.
+// shared-memory tiles, or 8 rows a thread for narrow ones. Shapes are checked on
+// the host exactly as the CPU kernels check them, so bad input is an error, never
+// a stray access.
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "backends/cuda/cuda_util.cuh"
 
@@ -26,18 +28,40 @@ template <typename E> __global__ void scatter_copy_kernel(const E* __restrict__ 
   INGOT_GRID_STRIDE(i, n) dst[view.offset(i)] = src[i];
 }
 
+// Division by a divisor fixed at launch as a multiply-high, an add and a shift
+// (Granlund and Montgomery): exact for every dividend below 2^31. The GPU has no
+// integer divider (a 32-bit division is some twenty instructions), and a gather
+// divides once per dim per element.
+struct FastDiv {
+  uint32_t d = 1, mul = 1, shift = 0;
+  FastDiv() = default;
+  explicit FastDiv(uint32_t divisor) : d(divisor) {
+    shift = 0;
+    while ((uint64_t{1} << shift) < divisor) ++shift;
+    // mul = floor(2^32 (2^shift - d) / d) + 1 (< 2^32)
+    mul = static_cast<uint32_t>(((uint64_t{1} << 32) * ((uint64_t{1} << shift) - divisor)) / divisor + 1);
+  }
+  __device__ __forceinline__ uint32_t div(uint32_t n) const { return (__umulhi(n, mul) + n) >> shift; }
+};
+
 // The same gather with 32-bit index math, for copies whose element count and
-// source offsets fit: 64-bit division per dim is what bounds the general kernel.
+// source offsets fit (below 2^31): 64-bit division per dim is what bounds the
+// general kernel.
 struct StridedView32 {
   int rank = 0;
-  uint32_t dims[kMaxRank] = {};
+  FastDiv dims[kMaxRank];
   uint32_t strides[kMaxRank] = {};
 
+  void set(int d, int64_t dim, int64_t stride) {
+    dims[d] = FastDiv(static_cast<uint32_t>(dim));
+    strides[d] = static_cast<uint32_t>(stride);
+  }
   __device__ __forceinline__ uint32_t offset(uint32_t flat) const {
     uint32_t off = 0;
     for (int d = rank - 1; d >= 0; --d) {
-      off += (flat % dims[d]) * strides[d];
-      flat /= dims[d];
+      const uint32_t q = dims[d].div(flat);
+      off += (flat - q * dims[d].d) * strides[d];
+      flat = q;
     }
     return off;
   }
@@ -141,6 +165,36 @@ __global__ void __launch_bounds__(kThreads) transpose_narrow_kernel(const E* __r
   }
 }
 
+// The narrow transpose without shared memory, for rows (pixels) a multiple of 8
+// and 16-byte aligned planes: each thread reads 8 consecutive rows of every column
+// (one or two 16-byte loads a column) and writes their 8 x COLS interleaved
+// elements with 16-byte stores. The tiled kernel moves 2-byte elements one load or
+// store at a time, which bounds it well below memory bandwidth.
+template <typename E, uint32_t COLS, typename O>
+__global__ void __launch_bounds__(kThreads) transpose_narrow8_kernel(const E* __restrict__ src, O* __restrict__ dst,
+                                                                     uint32_t items, TransposeShape t) {
+  static_assert(sizeof(E) >= 2 && sizeof(O) >= 2, "8 elements must fill whole 16-byte chunks");
+  const uint32_t per_slice = t.rows / 8;
+  for (uint32_t id = blockIdx.x * blockDim.x + threadIdx.x; id < items; id += gridDim.x * blockDim.x) {
+    const uint32_t slice = id / per_slice, r0 = (id - slice * per_slice) * 8;
+    const E* in = src + t.batch.offset(slice) + r0;
+    alignas(16) O v[COLS * 8];
+#pragma unroll
+    for (uint32_t c = 0; c < COLS; ++c) {
+      alignas(16) E e[8];
+#pragma unroll
+      for (uint32_t q = 0; q < 8 * sizeof(E) / 16; ++q)
+        reinterpret_cast<uint4*>(e)[q] = reinterpret_cast<const uint4*>(in + c * t.col_stride)[q];
+#pragma unroll
+      for (uint32_t r = 0; r < 8; ++r) v[r * COLS + c] = convert_element<O>(e[r]);
+    }
+    O* out = dst + (static_cast<size_t>(slice) * t.rows + r0) * COLS;
+#pragma unroll
+    for (uint32_t q = 0; q < 8 * COLS * sizeof(O) / 16; ++q)
+      reinterpret_cast<uint4*>(out)[q] = reinterpret_cast<const uint4*>(v)[q];
+  }
+}
+
 // The transpose form of a coalesced gather view, when it has one and its offsets
 // fit 32 bits: the last dim strided, the one before it contiguous. Narrow outputs
 // take the narrow kernel only for the column counts it is built for.
@@ -159,8 +213,7 @@ bool as_transpose(const StridedView& v, int64_t n, TransposeShape* t) {
   t->col_tiles = cols < 32 ? 1 : (t->cols + kWideTile - 1) / kWideTile;
   t->batch.rank = v.rank - 2;
   for (int d = 0; d < v.rank - 2; ++d) {
-    t->batch.dims[d] = static_cast<uint32_t>(v.dims[d]);
-    t->batch.strides[d] = static_cast<uint32_t>(v.strides[d]);
+    t->batch.set(d, v.dims[d], v.strides[d]);
   }
   return true;
 }
@@ -176,6 +229,25 @@ Status launch_transpose_as(const char* op, const void* src, void* dst, int64_t n
   const auto count = static_cast<uint32_t>(tiles);
   const E* in = static_cast<const E*>(src);
   O* out = static_cast<O*>(dst);
+  if constexpr (sizeof(E) >= 2 && sizeof(O) >= 2) {
+    // 8 rows a thread where rows, the column stride, every batch stride and both
+    // pointers keep 8-row groups 16-byte aligned.
+    auto aligned = [](uint64_t v) { return v % 16 == 0; };
+    bool vec = t.cols <= 4 && t.rows % 8 == 0 && aligned(reinterpret_cast<uintptr_t>(src)) &&
+               aligned(reinterpret_cast<uintptr_t>(dst)) && aligned(uint64_t{t.col_stride} * sizeof(E));
+    for (int d = 0; d < t.batch.rank && vec; ++d) vec = aligned(uint64_t{t.batch.strides[d]} * sizeof(E));
+    if (vec && n / 8 < (int64_t{1} << 31)) {
+      const auto items = static_cast<uint32_t>(n / t.cols / 8);
+      const unsigned grid = blocks_for(items);
+      switch (t.cols) {
+        case 2: transpose_narrow8_kernel<E, 2, O><<<grid, kThreads, 0, stream>>>(in, out, items, t); break;
+        case 3: transpose_narrow8_kernel<E, 3, O><<<grid, kThreads, 0, stream>>>(in, out, items, t); break;
+        default: transpose_narrow8_kernel<E, 4, O><<<grid, kThreads, 0, stream>>>(in, out, items, t); break;
+      }
+      INGOT_CUDA_CHECK_LAUNCH(op);
+      return {};
+    }
+  }
   switch (t.cols) {
     case 2: transpose_narrow_kernel<E, 2, O><<<blocks, kThreads, 0, stream>>>(in, out, count, t); break;
     case 3: transpose_narrow_kernel<E, 3, O><<<blocks, kThreads, 0, stream>>>(in, out, count, t); break;
@@ -238,10 +310,7 @@ Status strided_gather(const char* op, const void* src, const std::vector<int64_t
     if (fits32) {
       StridedView32 v32;
       v32.rank = view.rank;
-      for (int d = 0; d < view.rank; ++d) {
-        v32.dims[d] = static_cast<uint32_t>(view.dims[d]);
-        v32.strides[d] = static_cast<uint32_t>(view.strides[d]);
-      }
+      for (int d = 0; d < view.rank; ++d) v32.set(d, view.dims[d], view.strides[d]);
       gather_copy_kernel32<E><<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const E*>(src), static_cast<E*>(dst),
                                                                        static_cast<uint32_t>(n), v32);
     } else {
@@ -305,37 +374,40 @@ __global__ void reformat_gather_kernel(const E* __restrict__ src, O* __restrict_
 template <typename E, typename O>
 Status launch_reformat(const void* src, void* dst, int64_t n, StridedView view, cudaStream_t stream) {
   if (TransposeShape t; as_transpose(view, n, &t)) return launch_transpose_as<E, O>("reformat", src, dst, n, t, stream);
-  // 4 elements a thread where the inner dim runs contiguously in the source and
+  // 8 or 4 elements a thread where the inner dim runs contiguously in the source and
   // every pack starts aligned (ViT's patch rows of 16 pixels).
-  constexpr int kV = 4;
-  bool vec = view.rank > 0 && view.strides[view.rank - 1] == 1 && view.dims[view.rank - 1] % kV == 0 &&
-             reinterpret_cast<uintptr_t>(src) % (kV * sizeof(E)) == 0 &&
-             reinterpret_cast<uintptr_t>(dst) % (kV * sizeof(O)) == 0;
-  for (int d = 0; d + 1 < view.rank && vec; ++d) vec = view.strides[d] % kV == 0;
-  if (vec) {
-    view.dims[view.rank - 1] /= kV;
-    view.strides[view.rank - 1] = kV;
+  auto fits = [&](int v) {
+    bool ok = view.rank > 0 && view.strides[view.rank - 1] == 1 && view.dims[view.rank - 1] % v == 0 &&
+              reinterpret_cast<uintptr_t>(src) % (v * sizeof(E)) == 0 &&
+              reinterpret_cast<uintptr_t>(dst) % (v * sizeof(O)) == 0;
+    for (int d = 0; d + 1 < view.rank && ok; ++d) ok = view.strides[d] % v == 0;
+    return ok;
+  };
+  const int vec = fits(8) ? 8 : fits(4) ? 4 : 1;
+  if (vec > 1) {
+    view.dims[view.rank - 1] /= vec;
+    view.strides[view.rank - 1] = vec;
   }
-  const int64_t packs = vec ? n / kV : n;
+  const int64_t packs = n / vec;
   int64_t max_offset = 0;
   for (int d = 0; d < view.rank; ++d) max_offset += (view.dims[d] - 1) * view.strides[d];
   const E* in = static_cast<const E*>(src);
   O* out = static_cast<O*>(dst);
   const unsigned blocks = blocks_for(packs);
-  if (n < (int64_t{1} << 31) && max_offset + kV < (int64_t{1} << 31)) {
-    StridedView32 v32;
-    v32.rank = view.rank;
-    for (int d = 0; d < view.rank; ++d) {
-      v32.dims[d] = static_cast<uint32_t>(view.dims[d]);
-      v32.strides[d] = static_cast<uint32_t>(view.strides[d]);
+  auto launch = [&](auto width) {
+    constexpr int kV = decltype(width)::value;
+    if (n < (int64_t{1} << 31) && max_offset + kV < (int64_t{1} << 31)) {
+      StridedView32 v32;
+      v32.rank = view.rank;
+      for (int d = 0; d < view.rank; ++d) v32.set(d, view.dims[d], view.strides[d]);
+      reformat_gather_kernel<E, O, kV><<<blocks, kThreads, 0, stream>>>(in, out, static_cast<uint32_t>(packs), v32);
+    } else {
+      reformat_gather_kernel<E, O, kV><<<blocks, kThreads, 0, stream>>>(in, out, packs, view);
     }
-    const auto count = static_cast<uint32_t>(packs);
-    if (vec) reformat_gather_kernel<E, O, kV><<<blocks, kThreads, 0, stream>>>(in, out, count, v32);
-    else reformat_gather_kernel<E, O, 1><<<blocks, kThreads, 0, stream>>>(in, out, count, v32);
-  } else {
-    if (vec) reformat_gather_kernel<E, O, kV><<<blocks, kThreads, 0, stream>>>(in, out, packs, view);
-    else reformat_gather_kernel<E, O, 1><<<blocks, kThreads, 0, stream>>>(in, out, packs, view);
-  }
+  };
+  if (vec == 8) launch(std::integral_constant<int, 8>{});
+  else if (vec == 4) launch(std::integral_constant<int, 4>{});
+  else launch(std::integral_constant<int, 1>{});
   INGOT_CUDA_CHECK_LAUNCH("reformat");
   return {};
 }

@@ -77,6 +77,7 @@ struct Params {
   uint8_t in_mode[kMaxIn];
   uint8_t any_strided;
   uint8_t vector_width;  // 8, 4 or 1: the widest vector path the shapes allow (pointer alignment is checked per run)
+  uint8_t add_chain;     // the program is in0 + in1 + ... in order and no input is strided
 };
 static_assert(sizeof(Params) < 4000, "kernel arguments must stay under the 4 KiB launch limit");
 
@@ -300,6 +301,55 @@ __global__ void __launch_bounds__(kThreads) pointwise_kernel(const __grid_consta
   }
 }
 
+// Programs that only sum their inputs in order (in0 + in1 + ...: residual and
+// embedding adds, a position-embedding add) with every input of the output's type
+// and none strided: straight-line code in registers, none of the interpreter's
+// shared memory, all loads in flight together. The sum runs in fp32 in the
+// program's order, so the numbers are the interpreter's.
+template <typename T, int N, int V>
+__global__ void __launch_bounds__(kThreads) add_chain_kernel(const __grid_constant__ Params p) {
+  const uint32_t items = static_cast<uint32_t>(p.n / V);
+  for (uint32_t item = blockIdx.x * blockDim.x + threadIdx.x; item < items; item += gridDim.x * blockDim.x) {
+    const uint32_t i = item * V;
+    Pack<T, V> raw[N];
+#pragma unroll
+    for (int k = 0; k < N; ++k) {
+      const T* src = static_cast<const T*>(p.in[k]);
+      if (p.in_mode[k] == kScalar) {
+#pragma unroll
+        for (int e = 0; e < V; ++e) raw[k].v[e] = src[0];
+      } else {
+        const uint32_t o = p.in_mode[k] == kPeriodic ? i % static_cast<uint32_t>(p.period[k]) : i;
+        raw[k] = *reinterpret_cast<const Pack<T, V>*>(src + o);
+      }
+    }
+    float acc[V];
+#pragma unroll
+    for (int e = 0; e < V; ++e) acc[e] = to_float(raw[0].v[e]);
+#pragma unroll
+    for (int k = 1; k < N; ++k)
+#pragma unroll
+      for (int e = 0; e < V; ++e) acc[e] += to_float(raw[k].v[e]);
+    Pack<T, V> out;
+#pragma unroll
+    for (int e = 0; e < V; ++e) out.v[e] = from_float<T>(acc[e]);
+    *reinterpret_cast<Pack<T, V>*>(static_cast<T*>(p.out) + i) = out;
+  }
+}
+
+// Whether the program is in0 + in1 + ... + in(n-1), summed left to right.
+bool is_add_chain(const std::vector<PointwiseInstr>& program, size_t num_inputs) {
+  if (num_inputs < 2 || program.size() + 1 != num_inputs) return false;
+  for (size_t j = 0; j < program.size(); ++j) {
+    const PointwiseInstr& ins = program[j];
+    const int acc = j == 0 ? 0 : static_cast<int>(num_inputs + j - 1);
+    if (ins.kind != PointwiseKind::kBinary || static_cast<BinaryFn>(ins.fn) != BinaryFn::kAdd || ins.a != acc ||
+        ins.b != static_cast<int>(j + 1))
+      return false;
+  }
+  return true;
+}
+
 // Whether an input repeats along the output's leading dims only: its shape, past
 // leading 1s, is the output's trailing dims, so its offset is the output index
 // modulo its element count.
@@ -427,6 +477,7 @@ Result<Params> build_params(const PointwiseAttrs& attrs, const KernelArgs& args)
     return !p.any_strided || (p.rank > 0 && p.dims[p.rank - 1] % v == 0);
   };
   p.vector_width = width_fits(8) ? 8 : width_fits(4) ? 4 : 1;
+  p.add_chain = !p.any_strided && is_add_chain(program, num_in);
   return p;
 }
 
@@ -471,10 +522,19 @@ Status run_pointwise(const PointwiseAttrs& attrs, const KernelArgs& args) {
   const bool small = n < (int64_t{1} << 31);
   bool uniform = true;
   for (size_t k = 0; k < args.in.size(); ++k) uniform = uniform && args.in[k]->dtype == out.dtype;
+  const bool chain = p.add_chain && uniform && small && p.num_inputs <= 4;
   auto launch = [&](auto tag) {
     using T = decltype(tag);
     auto go = [&](auto v) {
       constexpr int kV = decltype(v)::value;
+      if (chain) {
+        const unsigned g = blocks_for((n + kV - 1) / kV);
+        switch (p.num_inputs) {
+          case 2: add_chain_kernel<T, 2, kV><<<g, kThreads, 0, args.stream>>>(p); return;
+          case 3: add_chain_kernel<T, 3, kV><<<g, kThreads, 0, args.stream>>>(p); return;
+          default: add_chain_kernel<T, 4, kV><<<g, kThreads, 0, args.stream>>>(p); return;
+        }
+      }
       if (!small) pointwise_kernel<T, int64_t, kV, false><<<grid, threads, shared, args.stream>>>(p);
       else if (uniform) pointwise_kernel<T, uint32_t, kV, true><<<grid, threads, shared, args.stream>>>(p);
       else pointwise_kernel<T, uint32_t, kV, false><<<grid, threads, shared, args.stream>>>(p);
