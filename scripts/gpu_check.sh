@@ -3,7 +3,8 @@
 # suite (GPU-labelled tests included) and the benchmarks, and prints a short
 # summary table last. Needs .deps/ (scripts/fetch_gpu_deps.sh) when the machine
 # has no package registry. Logs go to $OUT (or /tmp/ingot-gpu) for inspection.
-#   bash scripts/gpu_check.sh [build|test|profile|bench|all]   (default: all)
+#   bash scripts/gpu_check.sh [build|test|profile|bench|all]   (default: all; profile also
+#   runs the kernel micro-benchmark)
 # Environment: GPU_TEST_TIMEOUT (s per suite), GPU_TEST_PRECISIONS, GPU_TEST_SHARDS, PYTEST_ARGS,
 # PROFILE_MODELS, PROFILE_BATCHES, BENCH_ARGS (extra bench/compare.py options), GPU_BUILD_PYTHON=0.
 set -uo pipefail
@@ -104,6 +105,12 @@ if [ "$what" = all ] || [ "$what" = profile ]; then
     done
   done
   tar -C "$out" -czf "$out/profile.tgz" profile && rm -rf "$prof"
+  # The memory-bound kernels against what bandwidth allows (bench/kernel_bench.cu).
+  if [ -x build-gpu/ingot_kernel_bench ]; then
+    build-gpu/ingot_kernel_bench >"$out/kernel_bench.txt" 2>&1
+    note "kernel bench: rc=$? (microseconds per launch in kernel_bench.txt)"
+    cat "$out/kernel_bench.txt"
+  fi
 fi
 
 if [ "$what" = all ] || [ "$what" = bench ]; then
