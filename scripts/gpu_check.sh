@@ -75,7 +75,7 @@ if [ "$what" = all ] || [ "$what" = test ]; then
       build-gpu/tests/cpp/test_gpu_backend_ops >"$out/memcheck.log" 2>&1
     echo "memcheck (test_gpu_backend_ops): rc=$? $(grep -E 'ERROR SUMMARY|PASSED|FAILED' "$out/memcheck.log" | tail -2 | tr '\n' ' ')" \
       >"$out/memcheck.summary" ) &
-  run_pytest api fp32 tests/python/test_python_api.py tests/python/test_tuning.py &
+  run_pytest api fp32 tests/python/test_python_api.py tests/python/test_tuning.py tests/python/test_reformat.py &
   shards=${GPU_TEST_SHARDS:-2}
   for precision in ${GPU_TEST_PRECISIONS:-fp32 fp16 bf16}; do
     for ((i = 0; i < shards; i++)); do

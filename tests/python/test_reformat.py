@@ -1,0 +1,54 @@
+"""End-to-end tests of fold_reformat (src/passes/fold_reformat.cc) against PyTorch.
+
+At fp16 and bf16, precision lowering casts a network's float32 input and
+conv_as_gemm cuts a patch-embedding convolution's input into patches with a
+reshape and a permute: the pass makes the cast and the permute one `reformat`
+step. These build such engines at a reduced precision whatever the suite's
+INGOT_TEST_PRECISION, check that the step is there and that the output matches
+the float32 PyTorch module within the precision's tolerance. fp16 and bf16
+engines need --backend cuda: on the CPU backend (CI) they are skipped; the GPU
+machine runs them (scripts/gpu_check.sh test). The pass itself is tested on the
+IR and on numbers in tests/cpp/test_fold_reformat.cc.
+"""
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from conftest import BACKEND, PRECISION_TOLERANCE, describe, engine_ops, run_ingot
+
+pytestmark = pytest.mark.skipif(BACKEND != "cuda", reason="fp16/bf16 engines need --backend cuda")
+
+
+class PatchEmbed(nn.Module):
+    """ViT's stem: a stride = kernel convolution, flattened to tokens, then a linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Conv2d(3, 32, kernel_size=8, stride=8)
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x):
+        tokens = self.proj(x).flatten(2).transpose(1, 2)
+        return self.head(tokens)
+
+
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_patch_embedding_input_is_one_reformat(harness, precision, tmp_path):
+    torch.manual_seed(0)
+    module = PatchEmbed().eval()
+    x = torch.randn(2, 3, 32, 40)
+    with torch.no_grad():
+        expected = module(x).numpy()
+    pt2, names = harness.export(module, [x], "training", "patch_embed")
+    engine = tmp_path / f"patch_embed.{precision}.engine"
+    proc = run_ingot("convert", pt2, "-o", engine, "--backend", BACKEND, "--precision", precision, "--quiet")
+    assert proc.returncode == 0, describe(proc)
+    ops = engine_ops(engine)
+    assert "reformat" in ops, ops
+    assert "permute" not in ops and ops.count("cast") == 1, ops  # only the output's cast is left
+    (out,) = harness.run(engine, {names[0]: x.numpy()}, tmp_path / "out")
+    assert out.shape == expected.shape and out.dtype == np.float32
+    assert not np.isnan(out).any()
+    rel = np.linalg.norm(out.astype(np.float64) - expected) / np.linalg.norm(expected)
+    assert rel <= PRECISION_TOLERANCE[precision], f"relative error {rel:.3e}"
