@@ -27,6 +27,15 @@ class ReformatFolder {
  public:
   explicit ReformatFolder(Graph& g) : g_(g), uses_(g.use_counts()) {}
 
+  // The permute's perm with negative entries normalized (the verifier wants a
+  // reformat's perm in [0, rank)).
+  static std::vector<int64_t> normalized_perm(const Node& permute) {
+    std::vector<int64_t> perm = std::get<PermuteAttrs>(permute.attrs).perm;
+    for (int64_t& p : perm)
+      if (p < 0) p += static_cast<int64_t>(perm.size());
+    return perm;
+  }
+
   bool run() {
     bool changed = false;
     for (size_t i = 0; i < g_.num_nodes(); ++i) {
@@ -62,7 +71,7 @@ class ReformatFolder {
     if (!reformat_type(from) || !reformat_type(to) || from == to) return false;
     if (g_.value(permute.outputs[0]).dtype != to) return false;
     for (ValueId r : retyped) g_.value(r).dtype = from;
-    permute.attrs = ReformatAttrs{.perm = std::get<PermuteAttrs>(permute.attrs).perm};
+    permute.attrs = ReformatAttrs{.perm = normalized_perm(permute)};
     return true;
   }
 
@@ -87,7 +96,7 @@ class ReformatFolder {
     const DType from = g_.value(permute.outputs[0]).dtype, to = g_.value(cast->outputs[0]).dtype;
     if (!reformat_type(from) || !reformat_type(to) || from == to) return false;
     for (ValueId r : retyped) g_.value(r).dtype = to;
-    permute.attrs = ReformatAttrs{.perm = std::get<PermuteAttrs>(permute.attrs).perm};
+    permute.attrs = ReformatAttrs{.perm = normalized_perm(permute)};
     return true;
   }
 

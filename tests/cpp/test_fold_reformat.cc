@@ -61,6 +61,18 @@ TEST(FoldReformat, CastThenPermute) {
   }
 }
 
+// A permute written with negative dims: the reformat gets them normalized.
+TEST(FoldReformat, NegativePermDims) {
+  Graph g;
+  ValueId x = add_input(g, "x", {2, 3, 5, 7});
+  ValueId h = cast(g, x, DType::kFloat16);
+  ValueId y = add_op(g, PermuteAttrs{.perm = {0, -2, -1, 1}}, {h}, DType::kFloat16, {2, 5, 7, 3});
+  set_output(g, cast(g, y, DType::kFloat32));
+  fold_and_check(g, 1);
+  for (const Node& n : g.nodes())
+    if (n.kind() == OpKind::kReformat) EXPECT_EQ(std::get<ReformatAttrs>(n.attrs).perm, (std::vector<int64_t>{0, 2, 3, 1}));
+}
+
 // ViT's patches: cast, reshape into 4x4 patches, permute, flatten.
 TEST(FoldReformat, CastReshapePermuteReshape) {
   Graph g;

@@ -513,9 +513,19 @@ Status run_pointwise(const PointwiseAttrs& attrs, const KernelArgs& args) {
   while (V > 1 && !aligned(V)) V /= 2;
   if (V == 2) V = 1;
   // Shared memory for the program's values: at most 48 KiB (the default limit), so
-  // programs with many live values run in smaller blocks.
+  // programs with many live values run in smaller blocks, and 4 wide where even 32
+  // threads 8 wide would not fit (more than 48 live values: 4 wide fits all 72).
+  constexpr size_t kSharedLimit = 48 * 1024;
   int threads = kThreads;
-  while (threads > 32 && size_t(p.num_slots) * V * threads * sizeof(float) > 48 * 1024) threads /= 2;
+  auto fit_threads = [&] {
+    threads = kThreads;
+    while (threads > 32 && size_t(p.num_slots) * V * threads * sizeof(float) > kSharedLimit) threads /= 2;
+    return size_t(p.num_slots) * V * threads * sizeof(float) <= kSharedLimit;
+  };
+  if (!fit_threads() && V == 8) {
+    V = 4;
+    fit_threads();
+  }
   const size_t shared = size_t(p.num_slots) * V * threads * sizeof(float);
   const unsigned grid = blocks_for((n + V - 1) / V, threads);
   // 32-bit indices when the index and every input offset (< n) fit.

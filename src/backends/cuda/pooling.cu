@@ -379,8 +379,8 @@ Status launch_pool_nhwc(const T* x, T* y, const NhwcPoolParams& pp, cudaStream_t
   if (n == 0) return {};
   constexpr int kWide = 16 / sizeof(T);
   const bool small = fits_int32(pp.g, &pp);
-  const bool square_2d = pp.g.in[0] == 1 && pp.g.out[0] == 1 && pp.k[0] == 1 && pp.k[1] == pp.k[2] &&
-                         pp.d[1] == 1 && pp.d[2] == 1;
+  const bool square_2d = pp.g.in[0] == 1 && pp.g.out[0] == 1 && pp.k[0] == 1 && pp.p[0] == 0 &&
+                         pp.k[1] == pp.k[2] && pp.d[1] == 1 && pp.d[2] == 1;
   if (pp.is_max && small && v == kWide && square_2d && (pp.k[1] == 2 || pp.k[1] == 3)) {
     const auto m = static_cast<int32_t>(n);
     if (pp.k[1] == 3) max_pool_nhwc_window_kernel<T, kWide, 3><<<blocks_for(n), kThreads, 0, stream>>>(x, y, m, pp);
