@@ -125,6 +125,38 @@ int main() {
     st.out = {dalloc(32 * 128 * 768 * 2), DType::kFloat16, {32, 128, 768}};
     run("ingot pointwise 3-add [32,128,768] f16", st);
   }
+  // The interpreter on a longer program: GELU (tanh form) written out, as GPT-2
+  // exports it, over ViT-B/16's MLP activation [32 * 197, 3072]; once 8 wide and
+  // once 4 wide (the output pointer 8 bytes off 16-byte alignment).
+  {
+    const int64_t mul = static_cast<int64_t>(BinaryFn::kMul), add = static_cast<int64_t>(BinaryFn::kAdd);
+    PointwiseAttrs gelu;
+    gelu.immediates = {0.5, 3.0, 0.0, 0.044715, 0.7978845608, 1.0};
+    gelu.program = {2, 0, 0, 0, 0,                                            // r1 = 0.5
+                    1, mul, 0, 1, 0,                                          // r2 = 0.5 x
+                    0, static_cast<int64_t>(UnaryFn::kPowScalar), 0, 0, 1,    // r3 = x^3
+                    2, 0, 0, 0, 3,                                            // r4 = 0.044715
+                    1, mul, 3, 4, 0,                                          // r5
+                    1, add, 0, 5, 0,                                          // r6 = x + 0.044715 x^3
+                    2, 0, 0, 0, 4,                                            // r7
+                    1, mul, 6, 7, 0,                                          // r8
+                    0, static_cast<int64_t>(UnaryFn::kTanh), 8, 0, 0,         // r9
+                    2, 0, 0, 0, 5,                                            // r10 = 1
+                    1, add, 9, 10, 0,                                         // r11
+                    1, mul, 2, 11, 0};                                        // r12
+    const int64_t rows = 32 * 197, cols = 3072;
+    Step st;
+    st.attrs = gelu;
+    st.in = {{dalloc(rows * cols * 2), DType::kFloat16, {rows, cols}}};
+    char* out = static_cast<char*>(dalloc(rows * cols * 2 + 16));
+    st.out = {out, DType::kFloat16, {rows, cols}};
+    run("ingot pointwise gelu chain [6304,3072] 8-wide", st);
+    Step st4;
+    st4.attrs = gelu;
+    st4.in = st.in;
+    st4.out = {out + 8, DType::kFloat16, {rows, cols}};
+    run("ingot pointwise gelu chain [6304,3072] 4-wide", st4);
+  }
   // ResNet input: reformat fp32 NCHW -> fp16 NHWC, and the cast alone
   {
     Step st;
