@@ -48,7 +48,9 @@ __global__ void ref_add_periodic(const uint4* x, const uint4* pos, uint4* y, uns
     const __half2* ha = reinterpret_cast<const __half2*>(&a);
     const __half2* hb = reinterpret_cast<const __half2*>(&b);
     __half2* hc = reinterpret_cast<__half2*>(&c);
-    for (int k = 0; k < 4; ++k) hc[k] = __float22half2_rn(make_float2(__low2float(ha[k]) + __low2float(hb[k]), __high2float(ha[k]) + __high2float(hb[k])));
+    for (int k = 0; k < 4; ++k)
+      hc[k] = __float22half2_rn(
+          make_float2(__low2float(ha[k]) + __low2float(hb[k]), __high2float(ha[k]) + __high2float(hb[k])));
     y[i] = c;
   }
 }

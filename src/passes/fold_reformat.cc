@@ -27,15 +27,6 @@ class ReformatFolder {
  public:
   explicit ReformatFolder(Graph& g) : g_(g), uses_(g.use_counts()) {}
 
-  // The permute's perm with negative entries normalized (the verifier wants a
-  // reformat's perm in [0, rank)).
-  static std::vector<int64_t> normalized_perm(const Node& permute) {
-    std::vector<int64_t> perm = std::get<PermuteAttrs>(permute.attrs).perm;
-    for (int64_t& p : perm)
-      if (p < 0) p += static_cast<int64_t>(perm.size());
-    return perm;
-  }
-
   bool run() {
     bool changed = false;
     for (size_t i = 0; i < g_.num_nodes(); ++i) {
@@ -47,6 +38,15 @@ class ReformatFolder {
   }
 
  private:
+  // The permute's perm with negative entries normalized (the verifier wants a
+  // reformat's perm in [0, rank)).
+  static std::vector<int64_t> normalized_perm(const Node& permute) {
+    std::vector<int64_t> perm = std::get<PermuteAttrs>(permute.attrs).perm;
+    for (int64_t& p : perm)
+      if (p < 0) p += static_cast<int64_t>(perm.size());
+    return perm;
+  }
+
   bool private_value(ValueId v) const {
     return uses_[static_cast<size_t>(v)] == 1 && std::find(g_.outputs.begin(), g_.outputs.end(), v) == g_.outputs.end();
   }

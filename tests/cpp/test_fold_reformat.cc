@@ -70,7 +70,8 @@ TEST(FoldReformat, NegativePermDims) {
   set_output(g, cast(g, y, DType::kFloat32));
   fold_and_check(g, 1);
   for (const Node& n : g.nodes())
-    if (n.kind() == OpKind::kReformat) EXPECT_EQ(std::get<ReformatAttrs>(n.attrs).perm, (std::vector<int64_t>{0, 2, 3, 1}));
+    if (n.kind() == OpKind::kReformat)
+      EXPECT_EQ(std::get<ReformatAttrs>(n.attrs).perm, (std::vector<int64_t>{0, 2, 3, 1}));
 }
 
 // ViT's patches: cast, reshape into 4x4 patches, permute, flatten.
@@ -109,7 +110,8 @@ TEST(FoldReformat, SharedOrOutputValuesStay) {
     ValueId h = cast(g, x, DType::kFloat16);
     ValueId p = permute(g, h, {0, 2, 3, 1});
     set_output(g, cast(g, p, DType::kFloat32));
-    ValueId other = add_op(g, UnaryAttrs{.fn = static_cast<int64_t>(UnaryFn::kNeg)}, {h}, DType::kFloat16, {2, 3, 4, 4});
+    ValueId other =
+        add_op(g, UnaryAttrs{.fn = static_cast<int64_t>(UnaryFn::kNeg)}, {h}, DType::kFloat16, {2, 3, 4, 4});
     set_output(g, cast(g, other, DType::kFloat32));
     // The permute's output goes on to a cast too: that mirror fold is the only one
     // allowed (the permute's own output has one reader).

@@ -66,6 +66,17 @@ struct StridedView32 {
     return off;
   }
 };
+// The 32-bit form of a gather view over n items, when n and every offset, plus
+// `extent` elements read from the last one, stay below 2^31.
+bool to_view32(const StridedView& v, int64_t n, int64_t extent, StridedView32* out) {
+  int64_t max_offset = 0;
+  for (int d = 0; d < v.rank; ++d) max_offset += (v.dims[d] - 1) * v.strides[d];
+  if (n >= (int64_t{1} << 31) || max_offset + extent > (int64_t{1} << 31)) return false;
+  out->rank = v.rank;
+  for (int d = 0; d < v.rank; ++d) out->set(d, v.dims[d], v.strides[d]);
+  return true;
+}
+
 template <typename E> __global__ void gather_copy_kernel32(const E* __restrict__ src, E* __restrict__ dst, uint32_t n,
                                                            StridedView32 view) {
   for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x)
@@ -302,15 +313,11 @@ Status strided_gather(const char* op, const void* src, const std::vector<int64_t
     for (int d = 0; d + 1 < view.rank; ++d) view.strides[d] /= ratio;
     n /= ratio;
   }
-  int64_t max_offset = 0;
-  for (int d = 0; d < view.rank; ++d) max_offset += (view.dims[d] - 1) * view.strides[d];
-  const bool fits32 = n < (int64_t{1} << 31) && max_offset < (int64_t{1} << 31);
+  StridedView32 v32;
+  const bool fits32 = to_view32(view, n, 1, &v32);
   auto launch = [&](auto tag) {
     using E = decltype(tag);
     if (fits32) {
-      StridedView32 v32;
-      v32.rank = view.rank;
-      for (int d = 0; d < view.rank; ++d) v32.set(d, view.dims[d], view.strides[d]);
       gather_copy_kernel32<E><<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const E*>(src), static_cast<E*>(dst),
                                                                        static_cast<uint32_t>(n), v32);
     } else {
@@ -389,17 +396,14 @@ Status launch_reformat(const void* src, void* dst, int64_t n, StridedView view, 
     view.strides[view.rank - 1] = vec;
   }
   const int64_t packs = n / vec;
-  int64_t max_offset = 0;
-  for (int d = 0; d < view.rank; ++d) max_offset += (view.dims[d] - 1) * view.strides[d];
+  StridedView32 v32;
+  const bool fits32 = n < (int64_t{1} << 31) && to_view32(view, packs, vec, &v32);
   const E* in = static_cast<const E*>(src);
   O* out = static_cast<O*>(dst);
   const unsigned blocks = blocks_for(packs);
   auto launch = [&](auto width) {
     constexpr int kV = decltype(width)::value;
-    if (n < (int64_t{1} << 31) && max_offset + kV < (int64_t{1} << 31)) {
-      StridedView32 v32;
-      v32.rank = view.rank;
-      for (int d = 0; d < view.rank; ++d) v32.set(d, view.dims[d], view.strides[d]);
+    if (fits32) {
       reformat_gather_kernel<E, O, kV><<<blocks, kThreads, 0, stream>>>(in, out, static_cast<uint32_t>(packs), v32);
     } else {
       reformat_gather_kernel<E, O, kV><<<blocks, kThreads, 0, stream>>>(in, out, packs, view);

@@ -77,7 +77,7 @@ struct Params {
   uint8_t in_mode[kMaxIn];
   uint8_t any_strided;
   uint8_t vector_width;  // 8, 4 or 1: the widest vector path the shapes allow (pointer alignment is checked per run)
-  uint8_t add_chain;     // the program is in0 + in1 + ... in order and no input is strided
+  uint8_t add_chain;     // add_chain_kernel runs the step (see there)
 };
 static_assert(sizeof(Params) < 4000, "kernel arguments must stay under the 4 KiB launch limit");
 
@@ -151,10 +151,14 @@ __device__ __forceinline__ void each(float* d, const float* a, const float* b, i
   for (int e = 0; e < V; ++e) d[e * threads] = f(a[e * threads], b[e * threads]);
 }
 
-#define INGOT_PW_BINARY(F) \
-  case BinaryFn::F: each<V>(d, a, b, threads, [](float x, float y) { return float_binary_math<float>(BinaryFn::F, x, y); }); return;
-#define INGOT_PW_UNARY(F) \
-  case UnaryFn::F: each<V>(d, a, a, threads, [=](float x, float) { return unary_math<float>(UnaryFn::F, x, alpha, beta); }); return;
+#define INGOT_PW_BINARY(F)                                                                               \
+  case BinaryFn::F:                                                                                      \
+    each<V>(d, a, b, threads, [](float x, float y) { return float_binary_math<float>(BinaryFn::F, x, y); }); \
+    return;
+#define INGOT_PW_UNARY(F)                                                                                \
+  case UnaryFn::F:                                                                                       \
+    each<V>(d, a, a, threads, [=](float x, float) { return unary_math<float>(UnaryFn::F, x, alpha, beta); }); \
+    return;
 
 template <int V>
 __device__ __forceinline__ void binary_step(BinaryFn fn, float* d, const float* a, const float* b, int threads) {
@@ -190,10 +194,9 @@ __device__ __forceinline__ void unary_step(UnaryFn fn, float* d, const float* a,
 #undef INGOT_PW_UNARY
 
 // V output elements per thread (8 or 4 on the vector paths, else 1); Index:
-// uint32_t where every offset fits (the common case: 32-bit div/mod), else int64_t;
-// kUniform: every input is of the output's type (loads typed at compile time).
+// uint32_t where every offset fits (the common case: 32-bit div/mod), else int64_t.
 // Shared memory: [slot][V][blockDim.x] floats.
-template <typename TOut, typename Index, int V, bool kUniform>
+template <typename TOut, typename Index, int V>
 __global__ void __launch_bounds__(kThreads) pointwise_kernel(const __grid_constant__ Params p) {
   extern __shared__ float slots[];
   const int t = threadIdx.x, threads = blockDim.x;
@@ -217,10 +220,9 @@ __global__ void __launch_bounds__(kThreads) pointwise_kernel(const __grid_consta
         }
       }
     }
-    // Input k's offset, and whether it runs along the inner dim on the vector paths
-    // (the same, periodic, or strided with inner stride 1) rather than being
-    // constant along it.
-    auto locate = [&](int k, bool* runs) {
+#pragma unroll
+    for (int k = 0; k < kMaxIn; ++k) {
+      if (k >= p.num_inputs) break;
       const uint8_t mode = p.in_mode[k];
       Index o = mode == kSame ? i : Index(0);
       if (mode == kPeriodic) o = i % static_cast<Index>(p.period[k]);
@@ -229,50 +231,20 @@ __global__ void __launch_bounds__(kThreads) pointwise_kernel(const __grid_consta
         for (int d = 0; d < kMaxRank; ++d)
           if (d < p.rank) o += coord[d] * static_cast<Index>(p.strides[k][d]);
       }
-      *runs = V > 1 && (mode == kSame || mode == kPeriodic || (mode == kStrided && p.strides[k][p.rank - 1] == 1));
-      return static_cast<int64_t>(o);
-    };
-    if constexpr (kUniform) {
-      // Every input has the output's type: all loads are issued before any value is
-      // used, so their latencies overlap (in-order issue would otherwise wait for
-      // each input's load before issuing the next).
-      Pack<TOut, V> raw[kMaxIn];
+      // On the vector paths an input runs along the inner dim (the same, periodic, or
+      // strided with inner stride 1) or is constant along it.
+      const bool runs =
+          V > 1 && (mode == kSame || mode == kPeriodic || (mode == kStrided && p.strides[k][p.rank - 1] == 1));
+      float* col = column(k);
+      if (runs) {
+        float v[V];
+        if constexpr (V > 1) load_vector<V>(p.in[k], p.in_type[k], static_cast<int64_t>(o), v);
 #pragma unroll
-      for (int k = 0; k < kMaxIn; ++k) {
-        if (k >= p.num_inputs) break;
-        bool runs;
-        const int64_t o = locate(k, &runs);
-        const TOut* src = static_cast<const TOut*>(p.in[k]);
-        if (runs) raw[k] = *reinterpret_cast<const Pack<TOut, V>*>(src + o);
-        else raw[k].v[0] = src[o];
-        if (!runs)
+        for (int e = 0; e < V; ++e) col[e * threads] = v[e];
+      } else {
+        const float v = load_input(p.in[k], p.in_type[k], static_cast<int64_t>(o));
 #pragma unroll
-          for (int e = 1; e < V; ++e) raw[k].v[e] = raw[k].v[0];
-      }
-#pragma unroll
-      for (int k = 0; k < kMaxIn; ++k) {
-        if (k >= p.num_inputs) break;
-        float* col = column(k);
-#pragma unroll
-        for (int e = 0; e < V; ++e) col[e * threads] = to_float(raw[k].v[e]);
-      }
-    } else {
-#pragma unroll
-      for (int k = 0; k < kMaxIn; ++k) {
-        if (k >= p.num_inputs) break;
-        bool runs;
-        const int64_t o = locate(k, &runs);
-        float* col = column(k);
-        if (runs) {
-          float v[V];
-          if constexpr (V > 1) load_vector<V>(p.in[k], p.in_type[k], o, v);
-#pragma unroll
-          for (int e = 0; e < V; ++e) col[e * threads] = v[e];
-        } else {
-          const float v = load_input(p.in[k], p.in_type[k], o);
-#pragma unroll
-          for (int e = 0; e < V; ++e) col[e * threads] = v;
-        }
+        for (int e = 0; e < V; ++e) col[e * threads] = v;
       }
     }
 #pragma unroll 1
@@ -280,7 +252,9 @@ __global__ void __launch_bounds__(kThreads) pointwise_kernel(const __grid_consta
       const Instr ins = p.prog[j];
       float* d = column(ins.dst);
       switch (ins.kind) {
-        case 0: unary_step<V>(static_cast<UnaryFn>(ins.fn), d, column(ins.a), p.imm[ins.imm], p.imm[ins.imm + 1], threads); break;
+        case 0:
+          unary_step<V>(static_cast<UnaryFn>(ins.fn), d, column(ins.a), p.imm[ins.imm], p.imm[ins.imm + 1], threads);
+          break;
         case 1: binary_step<V>(static_cast<BinaryFn>(ins.fn), d, column(ins.a), column(ins.b), threads); break;
         default: {
           const float c = p.imm[ins.imm];
@@ -396,7 +370,10 @@ Result<Params> build_params(const PointwiseAttrs& attrs, const KernelArgs& args)
       return invalid_argument("[cuda pointwise] input " + std::to_string(k) + " " + shape_str(in->shape) +
                               " does not broadcast to " + shape_str(out.shape));
     const int64_t numel = in->numel();
-    p.in_mode[k] = numel == p.n ? kSame : (numel == 1 ? kScalar : periodic(in->shape, out.shape) ? kPeriodic : kStrided);
+    p.in_mode[k] = numel == p.n                          ? kSame
+                   : numel == 1                          ? kScalar
+                   : periodic(in->shape, out.shape)      ? kPeriodic
+                                                         : kStrided;
     if (p.in_mode[k] == kPeriodic) p.period[k] = numel;
     if (p.in_mode[k] == kStrided) p.any_strided = 1;
   }
@@ -477,7 +454,10 @@ Result<Params> build_params(const PointwiseAttrs& attrs, const KernelArgs& args)
     return !p.any_strided || (p.rank > 0 && p.dims[p.rank - 1] % v == 0);
   };
   p.vector_width = width_fits(8) ? 8 : width_fits(4) ? 4 : 1;
-  p.add_chain = !p.any_strided && is_add_chain(program, num_in);
+  bool same_dtypes = true;
+  for (size_t k = 0; k < num_in; ++k) same_dtypes = same_dtypes && args.in[k]->dtype == out.dtype;
+  p.add_chain = same_dtypes && !p.any_strided && num_in <= 4 && p.n < (int64_t{1} << 31) &&
+                is_add_chain(program, num_in);
   return p;
 }
 
@@ -530,14 +510,11 @@ Status run_pointwise(const PointwiseAttrs& attrs, const KernelArgs& args) {
   const unsigned grid = blocks_for((n + V - 1) / V, threads);
   // 32-bit indices when the index and every input offset (< n) fit.
   const bool small = n < (int64_t{1} << 31);
-  bool uniform = true;
-  for (size_t k = 0; k < args.in.size(); ++k) uniform = uniform && args.in[k]->dtype == out.dtype;
-  const bool chain = p.add_chain && uniform && small && p.num_inputs <= 4;
   auto launch = [&](auto tag) {
     using T = decltype(tag);
     auto go = [&](auto v) {
       constexpr int kV = decltype(v)::value;
-      if (chain) {
+      if (p.add_chain) {
         const unsigned g = blocks_for((n + kV - 1) / kV);
         switch (p.num_inputs) {
           case 2: add_chain_kernel<T, 2, kV><<<g, kThreads, 0, args.stream>>>(p); return;
@@ -545,9 +522,8 @@ Status run_pointwise(const PointwiseAttrs& attrs, const KernelArgs& args) {
           default: add_chain_kernel<T, 4, kV><<<g, kThreads, 0, args.stream>>>(p); return;
         }
       }
-      if (!small) pointwise_kernel<T, int64_t, kV, false><<<grid, threads, shared, args.stream>>>(p);
-      else if (uniform) pointwise_kernel<T, uint32_t, kV, true><<<grid, threads, shared, args.stream>>>(p);
-      else pointwise_kernel<T, uint32_t, kV, false><<<grid, threads, shared, args.stream>>>(p);
+      if (small) pointwise_kernel<T, uint32_t, kV><<<grid, threads, shared, args.stream>>>(p);
+      else pointwise_kernel<T, int64_t, kV><<<grid, threads, shared, args.stream>>>(p);
     };
     if (V == 8) go(std::integral_constant<int, 8>{});
     else if (V == 4) go(std::integral_constant<int, 4>{});
