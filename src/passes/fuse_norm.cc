@@ -37,13 +37,7 @@ bool is_float(DType t) {
 
 class NormFuser {
  public:
-  explicit NormFuser(Graph& g) : g_(g), consumers_(g.num_values()), is_output_(g.num_values(), false) {
-    for (size_t i = 0; i < g.num_nodes(); ++i)
-      for (ValueId v : g.node(static_cast<NodeId>(i)).inputs)
-        if (v != kNoValue) consumers_[static_cast<size_t>(v)].push_back(static_cast<NodeId>(i));
-    for (ValueId v : g.outputs)
-      if (v >= 0) is_output_[static_cast<size_t>(v)] = true;
-  }
+  explicit NormFuser(Graph& g) : g_(g), uses_(g) {}
 
   bool run() {
     std::vector<bool> remove(g_.num_nodes(), false);
@@ -75,27 +69,14 @@ class NormFuser {
   };
 
   Graph& g_;
-  std::vector<std::vector<NodeId>> consumers_;  // per value: reading nodes (with repeats)
-  std::vector<bool> is_output_;
+  UseIndex uses_;
 
   const Node& node(NodeId id) const { return g_.node(id); }
   const Value& value(ValueId id) const { return g_.value(id); }
 
-  // The one node reading v, exactly once; -1 when v has other uses or is a graph output.
-  NodeId sole_consumer(ValueId v) const {
-    if (is_output_[static_cast<size_t>(v)]) return -1;
-    const auto& c = consumers_[static_cast<size_t>(v)];
-    return c.size() == 1 ? c[0] : -1;
-  }
-
-  static bool is_binary(const Node& n, BinaryFn fn) {
-    return n.kind() == OpKind::kBinary && n.inputs.size() == 2 && n.outputs.size() == 1 &&
-           static_cast<BinaryFn>(std::get<BinaryAttrs>(n.attrs).fn) == fn;
-  }
-  static bool is_unary(const Node& n, UnaryFn fn) {
-    return n.kind() == OpKind::kUnary && n.inputs.size() == 1 && n.outputs.size() == 1 &&
-           static_cast<UnaryFn>(std::get<UnaryAttrs>(n.attrs).fn) == fn;
-  }
+  NodeId sole_consumer(ValueId v) const { return uses_.sole_consumer(v); }
+  static bool is_binary(const Node& n, BinaryFn fn) { return binary_fn_is(n, fn); }
+  static bool is_unary(const Node& n, UnaryFn fn) { return unary_fn_is(n, fn); }
 
   // The operand of binary node n that is not `v` (n reads v once), or kNoValue.
   static ValueId other_operand(const Node& n, ValueId v) {
@@ -238,8 +219,8 @@ class NormFuser {
         std::vector<int64_t> shape(w.shape.end() - static_cast<std::ptrdiff_t>(k), w.shape.end());
         ConstantData data = w.constant;
         weight = g_.add_constant(w.name + ".rms_weight", w.dtype, std::move(shape), data);
-        consumers_.emplace_back();
-        is_output_.push_back(false);
+        uses_.consumers.emplace_back();
+        uses_.is_output.push_back(false);
       }
     }
     Node& last = g_.node(m.last);

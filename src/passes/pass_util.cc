@@ -47,4 +47,28 @@ bool all_true_constant(const Value& v) {
   return true;
 }
 
+UseIndex::UseIndex(const Graph& g) : consumers(g.num_values()), is_output(g.num_values(), false) {
+  for (size_t i = 0; i < g.num_nodes(); ++i)
+    for (ValueId v : g.node(static_cast<NodeId>(i)).inputs)
+      if (v != kNoValue) consumers[static_cast<size_t>(v)].push_back(static_cast<NodeId>(i));
+  for (ValueId v : g.outputs)
+    if (v >= 0) is_output[static_cast<size_t>(v)] = true;
+}
+
+NodeId UseIndex::sole_consumer(ValueId v) const {
+  if (v < 0 || is_output[static_cast<size_t>(v)]) return -1;
+  const auto& c = consumers[static_cast<size_t>(v)];
+  return c.size() == 1 ? c[0] : -1;
+}
+
+bool binary_fn_is(const Node& n, BinaryFn fn) {
+  return n.kind() == OpKind::kBinary && n.inputs.size() == 2 && n.outputs.size() == 1 &&
+         static_cast<BinaryFn>(std::get<BinaryAttrs>(n.attrs).fn) == fn;
+}
+
+bool unary_fn_is(const Node& n, UnaryFn fn) {
+  return n.kind() == OpKind::kUnary && n.inputs.size() == 1 && n.outputs.size() == 1 &&
+         static_cast<UnaryFn>(std::get<UnaryAttrs>(n.attrs).fn) == fn;
+}
+
 }  // namespace ingot

@@ -50,6 +50,9 @@ bool run_lower_precision(Graph& g, DType target, LowerPrecisionReport* report = 
 // Hand-written RMSNorm (x * rsqrt(mean(x^2) + eps) * weight, as LLaMA/T5/Gemma
 // write it) into one RmsNorm op (fuse_norm.cc).
 bool run_fuse_norm(Graph& g);
+// A hand-written tanh GELU (0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), eight
+// elementwise ops) -> one gelu_tanh unary, which fuse_gemm can fold into a GEMM.
+bool run_recognize_gelu(Graph& g);
 // Hand-written attention (q @ k^T, scalar scale, additive float mask, softmax over
 // the last dim, @ v, as T5/GPT-2 eager code writes it) into one Attention op (fuse_attention.cc).
 bool run_fuse_attention(Graph& g);

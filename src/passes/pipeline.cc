@@ -90,6 +90,7 @@ Status run_fusion(Graph& g, const BuildOptions& options, const std::function<voi
     bool enabled;
   };
   const Step steps[] = {
+      {"recognize_gelu", run_recognize_gelu, true},
       {"fuse_norm", run_fuse_norm, true},
       {"fuse_attention", run_fuse_attention, true},
       {"conv_as_gemm", run_conv_as_gemm, true},

@@ -7,6 +7,7 @@ INGOT_TEST_PRECISION). A second check reads the engine's steps (`ingot inspect`)
 to make sure the epilogues were really fused, not just computed correctly.
 """
 import json
+import math
 
 import pytest
 import torch
@@ -15,10 +16,17 @@ import torch.nn.functional as F
 
 from conftest import describe, run_ingot
 
+def new_gelu(x):
+    """GELU's tanh approximation written out, as HF transformers' NewGELUActivation
+    (GPT-2) does: the recognize_gelu pass turns it back into one gelu_tanh."""
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
 ACTIVATIONS = {
     "relu": F.relu,
     "gelu": F.gelu,
     "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "new_gelu": new_gelu,
     "silu": F.silu,
 }
 
@@ -110,13 +118,15 @@ def test_vit_encoder_block(harness, batch, dialect):
     harness.convert_and_run(block, [torch.randn(batch, 9, 32)], dialect, key=f"vit_block_b{batch}")
 
 
-def test_epilogues_are_fused(harness):
+@pytest.mark.parametrize("act", ["gelu", "new_gelu"])
+def test_epilogues_are_fused(harness, act):
     """The MLP block's engine has two gemm steps and no separate activation or add
-    (only the layer norm besides); the numbers are checked against PyTorch too."""
+    (only the layer norm besides), also with GPT-2's hand-written GELU; the numbers
+    are checked against PyTorch too."""
     torch.manual_seed(4)
-    model = MlpBlock("gelu")
-    harness.convert_and_run(model, [torch.randn(2, 7, 32)], "training", key="mlp_fused_check")
-    engine = harness.convert(harness.root / "mlp_fused_check-training.pt2")
+    model = MlpBlock(act)
+    harness.convert_and_run(model, [torch.randn(2, 7, 32)], "training", key=f"mlp_fused_check_{act}")
+    engine = harness.convert(harness.root / f"mlp_fused_check_{act}-training.pt2")
     ops = gemm_steps(engine)
     assert ops.count("gemm") == 2, ops
-    assert "unary" not in ops and "binary" not in ops, ops
+    assert "unary" not in ops and "binary" not in ops and "pointwise" not in ops, ops
