@@ -70,10 +70,22 @@ Status validate_tensor(const Plan& plan, size_t id) {
         return bad(label + " constant offset " + std::to_string(t.offset) + " is not " +
                    std::to_string(kConstantAlignment) + "-byte aligned");
       break;
-    case TensorStorage::kInput:
-      if (t.offset >= plan.inputs.size() || plan.inputs[t.offset] != static_cast<int32_t>(id))
-        return bad(label + " claims to be input " + std::to_string(t.offset) + " but the plan's input list disagrees");
+    case TensorStorage::kInput: {
+      if (t.offset >= plan.inputs.size())
+        return bad(label + " claims to be input " + std::to_string(t.offset) + " of " +
+                   std::to_string(plan.inputs.size()));
+      // Input i's own tensor, or another view of its bytes (a reshape): same dtype and size.
+      const int32_t own = plan.inputs[t.offset];
+      if (own != static_cast<int32_t>(id)) {
+        if (own < 0 || static_cast<size_t>(own) >= plan.tensors.size() ||
+            plan.tensors[static_cast<size_t>(own)].storage != TensorStorage::kInput ||
+            plan.tensors[static_cast<size_t>(own)].dtype != t.dtype ||
+            plan.tensors[static_cast<size_t>(own)].nbytes != t.nbytes)
+          return bad(label + " claims to view input " + std::to_string(t.offset) +
+                     " but differs from it in dtype or size");
+      }
       break;
+    }
     case TensorStorage::kOutput:
       if (t.offset >= plan.outputs.size() || plan.outputs[t.offset] != static_cast<int32_t>(id))
         return bad(label + " claims to be output " + std::to_string(t.offset) +

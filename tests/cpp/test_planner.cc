@@ -184,6 +184,37 @@ TEST(Planner, OutputsThatAliasGetCopySteps) {
   EXPECT_NE(plan->tensors[size_t(plan->outputs[2])].name, plan->tensors[size_t(plan->outputs[3])].name);
 }
 
+TEST(Planner, ReshapedInputsAreViewsOfTheBoundInput) {
+  // x reshaped, then read by a step: no copy step, the step reads a tensor
+  // stored as input 0 with the reshaped shape. A reshaped input returned as an
+  // output still gets its copy.
+  Graph g;
+  ValueId x = add_input(g, "x", {2, 6});
+  ValueId v = add_op(g, ReshapeAttrs{.shape = {3, 4}}, {x}, {3, 4});
+  ValueId r = add_op(g, relu(), {v}, {3, 4});
+  ValueId w = add_op(g, ReshapeAttrs{.shape = {12}}, {x}, {12});
+  g.outputs = {r, w};
+  g.output_names = {"relu", "flat"};
+  auto plan = build_plan(g, info());
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  ASSERT_TRUE(validate_plan(*plan).ok()) << validate_plan(*plan).to_string();
+  ASSERT_EQ(plan->steps.size(), 2u);
+  EXPECT_EQ(op_kind(plan->steps[0].attrs), OpKind::kUnary);
+  const PlanTensor& view = plan->tensors[size_t(plan->steps[0].inputs[0])];
+  EXPECT_EQ(view.storage, TensorStorage::kInput);
+  EXPECT_EQ(view.offset, 0u);
+  EXPECT_EQ(view.shape, (std::vector<int64_t>{3, 4}));
+  EXPECT_NE(plan->steps[0].inputs[0], plan->inputs[0]);
+  EXPECT_EQ(op_kind(plan->steps[1].attrs), OpKind::kReshape);  // the output copy
+  // A view that differs from its input in size is a corrupt plan.
+  Plan bad = *plan;
+  bad.tensors[size_t(bad.steps[0].inputs[0])].shape = {3, 5};
+  bad.tensors[size_t(bad.steps[0].inputs[0])].nbytes = 60;
+  const Status st = validate_plan(bad);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.to_string().find("differs from it in dtype or size"), std::string::npos) << st.to_string();
+}
+
 TEST(Planner, RandomDagsNeverOverlapAndAreDeterministic) {
   std::mt19937 rng(1234);
   for (int trial = 0; trial < 30; ++trial) {

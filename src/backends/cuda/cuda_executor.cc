@@ -227,7 +227,9 @@ class CudaContext final : public BackendContext {
 
     const bool pointers_changed = io_ptrs != bound_ptrs_;
     if (pointers_changed) {
-      for (size_t i = 0; i < plan_.inputs.size(); ++i) tensors_[plan_.inputs[i]].data = io_ptrs[i];
+      // Every tensor stored as input i (its own and reshaped views of it).
+      for (size_t t = 0; t < plan_.tensors.size(); ++t)
+        if (plan_.tensors[t].storage == TensorStorage::kInput) tensors_[t].data = io_ptrs[plan_.tensors[t].offset];
       for (size_t i = 0; i < plan_.outputs.size(); ++i)
         tensors_[plan_.outputs[i]].data = io_ptrs[plan_.inputs.size() + i];
       bound_ptrs_ = io_ptrs;
