@@ -524,6 +524,32 @@ Status run_slice_scatter(const SliceScatterAttrs& a, const KernelArgs& args) {
   return {};
 }
 
+// Concat as one kernel: each output row (the dims before `dim`) is the inputs'
+// rows side by side, copied in 16-byte chunks, one y-block row per output row.
+// (cudaMemcpy2DAsync per input took 13.7 us for ViT-B/16's class-token concat
+// at batch 32, against 3.9 us for a plain copy of the same bytes.) The parameter
+// block is __grid_constant__: indexed at run time, a by-value copy would be
+// moved to every thread's local memory.
+constexpr int kConcatMaxInputs = 8;
+struct ConcatParams {
+  int n = 0;
+  const uint4* src[kConcatMaxInputs] = {};
+  uint32_t row_chunks[kConcatMaxInputs] = {};  // 16-byte chunks of one input row
+  uint32_t start[kConcatMaxInputs + 1] = {};   // where each input's chunks begin in an output row
+};
+
+__global__ void concat_rows_kernel(uint4* __restrict__ out, const __grid_constant__ ConcatParams p,
+                                   int64_t outer) {
+  const uint32_t out_row = p.start[p.n];
+  for (int64_t r = blockIdx.y; r < outer; r += gridDim.y) {
+    for (uint32_t c = blockIdx.x * blockDim.x + threadIdx.x; c < out_row; c += gridDim.x * blockDim.x) {
+      int k = 0;
+      while (k + 1 < p.n && c >= p.start[k + 1]) ++k;
+      out[r * out_row + c] = p.src[k][r * p.row_chunks[k] + (c - p.start[k])];
+    }
+  }
+}
+
 Status run_concat(const ConcatAttrs& a, const KernelArgs& args) {
   if (args.in.empty()) return invalid_argument("[cuda concat] needs at least one input");
   INGOT_RETURN_IF_ERROR(check_arity(args, args.in.size(), 1, "concat"));
@@ -533,10 +559,36 @@ Status run_concat(const ConcatAttrs& a, const KernelArgs& args) {
   const int64_t outer = product(out.shape, 0, dim), inner = product(out.shape, dim + 1, out.shape.size());
   const size_t esize = dtype_size(out.dtype);
   const size_t out_row = out.shape[dim] * inner * esize;
+  if (outer == 0 || out_row == 0) return {};
+  // One kernel where every row and pointer is 16-byte aligned and the sizes fit.
+  bool vectorized = args.in.size() <= kConcatMaxInputs && out_row % 16 == 0 && out_row / 16 <= 0xffffffffu &&
+                    reinterpret_cast<uintptr_t>(out.data) % 16 == 0;
+  ConcatParams p;
+  uint32_t start = 0;
+  for (const DeviceTensor* in : args.in) {
+    const size_t row = in->shape[dim] * inner * esize;
+    if (row == 0) continue;
+    vectorized = vectorized && row % 16 == 0 && reinterpret_cast<uintptr_t>(in->data) % 16 == 0;
+    if (!vectorized) break;
+    p.src[p.n] = static_cast<const uint4*>(in->data);
+    p.row_chunks[p.n] = static_cast<uint32_t>(row / 16);
+    p.start[p.n] = start;
+    start += static_cast<uint32_t>(row / 16);
+    ++p.n;
+  }
+  if (vectorized) {
+    p.start[p.n] = start;
+    const unsigned x_blocks = static_cast<unsigned>(std::min<int64_t>((start + kThreads - 1) / kThreads, 1024));
+    const unsigned y_blocks = static_cast<unsigned>(std::min<int64_t>(outer, 65535));
+    concat_rows_kernel<<<dim3(x_blocks, y_blocks), kThreads, 0, args.stream>>>(static_cast<uint4*>(out.data), p,
+                                                                               outer);
+    INGOT_CUDA_CHECK_LAUNCH("concat");
+    return {};
+  }
   size_t offset = 0;
   for (const DeviceTensor* in : args.in) {
     const size_t row = in->shape[dim] * inner * esize;
-    if (row > 0 && outer > 0)
+    if (row > 0)
       INGOT_CUDA_RETURN_IF_ERROR(cudaMemcpy2DAsync(static_cast<char*>(out.data) + offset, out_row, in->data, row, row,
                                                    outer, cudaMemcpyDeviceToDevice, args.stream));
     offset += row;
