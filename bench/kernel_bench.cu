@@ -6,7 +6,9 @@
 // is what a graph replay pays. Built as ingot_kernel_bench with the CUDA backend;
 // run it on the GPU machine (scripts/gpu_check.sh does). Prints microseconds per
 // launch; it checks no numbers (the GPU tests do).
+#include <cublasLt.h>
 #include <cuda_fp16.h>
+#include <cudnn.h>
 #include <cstdio>
 #include <memory>
 #include <vector>
@@ -211,6 +213,49 @@ int main() {
              {dalloc(32 * 196 * 768 * 2), DType::kFloat16, {32, 196, 768}}};
     st.out = {dalloc(32 * 197 * 768 * 2), DType::kFloat16, {32, 197, 768}};
     run("ingot concat [32,1|196,768]", st);
+  }
+  // Attention tactics on the models' b32 shapes, q/k/v read in place from the
+  // packed QKV projection [B, L, 3, H, 64] as the engines do (views folded).
+  {
+    cuda::Handles handles;
+    cublasLtCreate(&handles.cublaslt);
+    cudnnCreate(&handles.cudnn);
+    const size_t ws_bytes = size_t{64} << 20;
+    void* ws = dalloc(ws_bytes);
+    struct Shape { const char* name; int64_t L; bool mask; };
+    for (const Shape& sh : {Shape{"vit", 197, false}, Shape{"bert", 128, true}}) {
+      const int64_t B = 32, H = 12, E = 64, L = sh.L;
+      char* qkv = static_cast<char*>(dalloc(B * L * 3 * H * E * 2));
+      AttentionAttrs a;
+      a.scale = 0.125;
+      a.dims = {B, H, H, L, L, E, E};
+      const int64_t row = 3 * H * E;
+      a.views = {0,     L * row, E, row,   H * E,     L * row, E, row,  // q, k
+                 2 * H * E, L * row, E, row,  0, L * H * E, E, H * E};  // v, out [B, L, H, E]
+      Step st;
+      st.attrs = a;
+      for (int i = 0; i < 3; ++i) st.in.push_back({qkv, DType::kFloat16, {B, L, row}});
+      // BERT: the padding mask as the engine reads it, additive in fp16 (0 here: all kept).
+      if (sh.mask) st.in.push_back({dalloc(B * L * 2), DType::kFloat16, {B, 1, 1, L}});
+      st.out = {dalloc(B * L * H * E * 2), DType::kFloat16, {B, L, H, E}};
+      for (const char* tactic : {"mma", "mma32", "mma_k32", "flash", "cudnn"}) {
+        Step t;
+        t.attrs = st.attrs;
+        t.in = st.in;
+        t.out = st.out;
+        t.bind();
+        t.args.handles = &handles;
+        t.args.workspace = ws;
+        t.args.workspace_bytes = ws_bytes;
+        t.args.tactic = tactic;
+        t.args.strict_tactic = true;
+        Status e = cuda::run_kernel(t.attrs, t.args);
+        char label[64];
+        snprintf(label, sizeof label, "attention %s b32 L%lld tactic %s", sh.name, static_cast<long long>(L), tactic);
+        if (!e.ok()) { printf("%-44s %s\n", label, e.to_string().c_str()); continue; }
+        printf("%-44s %8.2f us\n", label, time_graph([&] { (void)cuda::run_kernel(t.attrs, t.args); }));
+      }
+    }
   }
   cudaError_t err = cudaDeviceSynchronize();
   printf("done: %s\n", cudaGetErrorString(err));

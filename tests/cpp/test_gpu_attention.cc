@@ -20,7 +20,7 @@
 namespace ingot {
 namespace {
 
-const char* const kTactics[] = {"mma", "mma32", "flash", "flash32", "gemm", "rows", ""};
+const char* const kTactics[] = {"mma", "mma32", "mma_k32", "flash", "flash32", "gemm", "rows", ""};
 
 // Whether this build offers cuDNN's attention (the frontend headers were found).
 bool have_cudnn() { return cuda::cudnn_sdpa_available(); }
@@ -48,6 +48,7 @@ void check_cudnn(const std::string& label, const AttentionAttrs& attrs, const st
 bool expect_supported(const std::string& tactic, DType t, int64_t e, int64_t ev) {
   if (tactic == "mma" || tactic == "mma32" || tactic == "flash" || tactic == "flash32")
     return is_half_like(t) && e == ev && (e == 32 || e == 64 || e == 128);
+  if (tactic == "mma_k32") return is_half_like(t) && e == ev && (e == 32 || e == 64);
   return true;
 }
 
@@ -188,8 +189,8 @@ struct DeviceArgs {
 TEST(GpuAttentionTactics, TacticList) {
   const Shapes vit{{32, 12, 197, 64}, {32, 12, 197, 64}, {32, 12, 197, 64}};
   DeviceArgs half(DType::kFloat16, vit);
-  std::vector<std::string> half_tactics = {"flash", "flash32", "mma", "mma32", "gemm", "rows"};
-  if (have_cudnn()) half_tactics.insert(half_tactics.begin() + 4, "cudnn");
+  std::vector<std::string> half_tactics = {"flash", "flash32", "mma", "mma32", "mma_k32", "gemm", "rows"};
+  if (have_cudnn()) half_tactics.insert(half_tactics.begin() + 5, "cudnn");
   EXPECT_EQ(cuda::candidate_tactics(attrs_for(64), half.args), half_tactics);
   DeviceArgs single(DType::kFloat32, vit);
   EXPECT_EQ(cuda::candidate_tactics(attrs_for(64), single.args), (std::vector<std::string>{"gemm", "rows"}));
@@ -268,7 +269,7 @@ void run_packed(const std::string& name, int64_t B, int64_t L, int64_t H, int64_
       for (int64_t j = 0; j < L; ++j) mask.set(b * L + j, j < L - 9 * b ? 1 : 0);
     std::vector<const HostTensor*> in = {&qkv, &qkv, &qkv};
     if (bool_mask) in.push_back(&mask);
-    for (const char* tactic : {"mma", "mma32", "flash", "flash32", "rows", ""}) {
+    for (const char* tactic : {"mma", "mma32", "mma_k32", "flash", "flash32", "rows", ""}) {
       if (!expect_supported(tactic, t, E, E)) continue;
       check(name + " " + dtype_name(t) + " tactic '" + tactic + "'", a, in, {{t, {B, L, H, E}}}, 1e-4, true, tactic);
     }
@@ -292,8 +293,8 @@ TEST(GpuAttentionViews, GemmTacticRefusesViews) {
   a.dims = {2, 4, 4, 16, 16, 64, 64};
   for (int t = 0; t < 4; ++t) a.views.insert(a.views.end(), {0, 4 * 16 * 64, 64, 4 * 64});  // [B, L, H, E]
   DeviceArgs half(DType::kFloat16, s);
-  std::vector<std::string> expected = {"flash", "flash32", "mma", "mma32", "rows"};
-  if (have_cudnn()) expected.insert(expected.begin() + 4, "cudnn");
+  std::vector<std::string> expected = {"flash", "flash32", "mma", "mma32", "mma_k32", "rows"};
+  if (have_cudnn()) expected.insert(expected.begin() + 5, "cudnn");
   EXPECT_EQ(cuda::candidate_tactics(a, half.args), expected);
 }
 

@@ -7,7 +7,7 @@
 // tactics, in tie-break order (attention_tactics): "flash" and "flash32" (WMMA
 // tensor cores, 64- or 32-row query blocks, attention_flash.cu), "mma" and
 // "mma32" (raw mma.sync flash attention with everything in registers, 64- or
-// 32-row query blocks, attention_mma.cu), "cudnn" (cuDNN's fused attention
+// 32-row query blocks, attention_mma.cu; "mma_k32": 64-row blocks, 32-key steps), "cudnn" (cuDNN's fused attention
 // engine, attention_cudnn.cc), "gemm" (cuBLASLt + softmax, attention_gemm.cu)
 // and "rows" (below). "" runs flash, else gemm, else rows (the
 // tuner picks mma where it measures faster); the choice and any library
@@ -216,18 +216,19 @@ Result<AttnProblem> parse_problem(const OpAttrs& attrs, const KernelArgs& args) 
 // SMs of the GPUs ingot targets (H100 SXM: 132), for the untuned flash block choice.
 constexpr int64_t kTypicalSmCount = 132;
 
-enum class Tactic { kMma, kMma32, kFlash, kFlash32, kCudnn, kGemm, kRows };
+enum class Tactic { kMma, kMma32, kMmaK32, kFlash, kFlash32, kCudnn, kGemm, kRows };
 
 Result<Tactic> parse_tactic(const std::string& t) {
   if (t == "mma") return Tactic::kMma;
   if (t == "mma32") return Tactic::kMma32;
+  if (t == "mma_k32") return Tactic::kMmaK32;
   if (t == "flash") return Tactic::kFlash;
   if (t == "flash32") return Tactic::kFlash32;
   if (t == "cudnn") return Tactic::kCudnn;
   if (t == "gemm") return Tactic::kGemm;
   if (t == "rows") return Tactic::kRows;
   return invalid_argument("[cuda attention] unknown tactic '" + t +
-                          "' (expected mma, mma32, flash, flash32, cudnn, gemm, rows or empty)");
+                          "' (expected mma, mma32, mma_k32, flash, flash32, cudnn, gemm, rows or empty)");
 }
 
 // A bool mask reaches cuDNN as an additive one (0 keeps, -inf drops) converted
@@ -299,7 +300,7 @@ bool mask_aligned(const AttnProblem& p, const KernelArgs& args) {
 // Whether a tactic can run this problem with these arguments (ok or the reason why not).
 Status tactic_supports(Tactic t, const AttnProblem& p, const KernelArgs& args) {
   switch (t) {
-    case Tactic::kMma: case Tactic::kMma32:
+    case Tactic::kMma: case Tactic::kMma32: case Tactic::kMmaK32:
       INGOT_RETURN_IF_ERROR(mma_check(p));
       if (!flash_aligned(args))
         return unsupported("[cuda attention] mma: q, k, v and out must be 16-byte aligned");
@@ -364,9 +365,11 @@ Result<std::unique_ptr<AttentionState>> build_state(const OpAttrs& attrs, const 
     if (ctas < 2 * kTypicalSmCount) st->tactic = Tactic::kFlash32;
   }
   st->problem.flash_block_m = st->tactic == Tactic::kFlash32 || st->tactic == Tactic::kMma32 ? 32 : 64;
+  st->problem.mma_key_block = st->tactic == Tactic::kMmaK32 ? 32 : 64;
   if (st->tactic == Tactic::kFlash || st->tactic == Tactic::kFlash32)
     INGOT_RETURN_IF_ERROR(flash_prepare(st->problem));
-  if (st->tactic == Tactic::kMma || st->tactic == Tactic::kMma32) INGOT_RETURN_IF_ERROR(mma_prepare(st->problem));
+  if (st->tactic == Tactic::kMma || st->tactic == Tactic::kMma32 || st->tactic == Tactic::kMmaK32)
+    INGOT_RETURN_IF_ERROR(mma_prepare(st->problem));
   if (st->tactic == Tactic::kCudnn) {
     auto desc = cudnn_desc(p);
     const size_t mask_bytes = converted_mask_bytes(args);
@@ -444,7 +447,7 @@ Status attention(const OpAttrs& attrs, const KernelArgs& args) {
     p.mask.data = args.in[3]->data;
   }
   switch (st->tactic) {
-    case Tactic::kMma: case Tactic::kMma32:
+    case Tactic::kMma: case Tactic::kMma32: case Tactic::kMmaK32:
       // Like flash: built for aligned pointers, rebound unaligned ones take the fallback.
       if (flash_aligned(args)) return mma_launch(p, args);
       return rows_launch(p, args);
@@ -484,6 +487,7 @@ std::vector<std::string> attention_tactics(const OpAttrs& attrs, const KernelArg
   if (mma_check(p).ok()) {
     tactics.push_back("mma");
     tactics.push_back("mma32");
+    if (p.E <= 64) tactics.push_back("mma_k32");
   }
   if (auto d = cudnn_desc(p); d.ok() && cudnn_sdpa_check(d.value()).ok()) tactics.push_back("cudnn");
   if (!p.strided) tactics.push_back("gemm");  // its workspace is sized for it when the tuner picks it

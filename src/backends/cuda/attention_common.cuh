@@ -50,6 +50,7 @@ struct AttnProblem {
   AttnView q, k, v, out;
   bool strided = false;
   int flash_block_m = 64;  // flash: query rows per CTA (64, or 32 with tactic "flash32")
+  int mma_key_block = 64;  // mma: keys per block (64, or 32 with tactic "mma_k32")
   float scale = 1.f;
   bool causal = false;
   AttnMask mask;  // data pointer refreshed from the arguments on every run
@@ -129,7 +130,8 @@ Status gemm_launch(const StepState& plan, const AttnProblem& p, const KernelArgs
 // --- mma (attention_mma.cu) ---
 // FlashAttention-2-style kernel on raw mma.sync m16n8k16 + ldmatrix, everything
 // in registers; fp16/bf16, E == Ev in {32, 64, 128}. Tactics "mma" (64 query rows,
-// 4 warps per CTA) and "mma32" (32 rows, 2 warps), chosen by p.flash_block_m.
+// 4 warps per CTA) and "mma32" (32 rows, 2 warps), chosen by p.flash_block_m;
+// "mma_k32" is "mma" with 32-key blocks (p.mma_key_block) and 4 CTAs an SM at D <= 64.
 // Pointer alignment is checked with flash_aligned (same 16-byte copies).
 Status mma_check(const AttnProblem& p);
 Status mma_prepare(const AttnProblem& p);

@@ -11,9 +11,12 @@
 //   Q tile: cp.async to shared memory once, then to A fragments (ldmatrix.x4),
 //           held in registers up to D = 64 (reloaded per key block at 128, which
 //           keeps the 64 accumulator registers of O from spilling).
-//   K, V:   blocks of 64 keys, double-buffered, cp.async 16-byte copies
-//           (zero-filled past S), the next block's copy in flight while this one
-//           is computed: one wait + __syncthreads per block.
+//   K, V:   blocks of 64 keys in a ring of 3 buffers (2 at D = 128 or 32-row
+//           blocks, for shared memory), cp.async 16-byte copies (zero-filled
+//           past S): the next two blocks' copies in flight while one is
+//           computed (all of BERT's 128 keys from the start), one wait +
+//           __syncthreads per block. Warps whose rows are all past L skip the
+//           math; key steps past the last key a warp may see are skipped.
 //   S = Q K^T      K rows are the columns of B ("col" operand): ldmatrix.x4
 //                  without .trans gives B fragments for two n8 key tiles.
 //   softmax        scale (log2 domain, exp2f), mask, causal, key bounds on the
@@ -53,21 +56,27 @@
 namespace ingot::cuda {
 namespace {
 
-constexpr int kKeysPerBlock = 64;
 
 template <int BM> constexpr int kMmaThreads = BM / 16 * 32;
 // CTAs per SM the register allocation must allow: up to D = 64, 12 warps per SM
 // (168 registers a thread, no spills with sm_90 ptxas); at 128, whatever fits
 // (shared memory allows two 64-row CTAs anyway).
-template <int D, int BM> constexpr int kMmaMinBlocks = D <= 64 ? 3 * 64 / BM : 1;
+// With 32-key blocks ("mma_k32") the S tile halves, which lets four 64-row CTAs
+// share an SM (128 registers a thread): more warps to hide latency with.
+template <int D, int BM, int KB> constexpr int kMmaMinBlocks = D <= 64 ? (KB == 32 ? 4 : 3) * 64 / BM : 1;
 
-// Shared memory, in elements of 16 bits: Q [BM][ld], K [2][64][ld], V [2][64][ld].
-template <int D, int BM>
+// Key blocks in flight: three (two loading while one is computed) where shared
+// memory still allows three 64-row CTAs an SM (D <= 64), else two.
+template <int D, int BM, int KB> constexpr int kMmaStages = KB == 32 ? 4 : D <= 64 && BM == 64 ? 3 : 2;
+
+// Shared memory, in elements of 16 bits: Q [BM][ld], K [stages][64][ld], V [stages][64][ld].
+template <int D, int BM, int KB>
 struct MmaSmem {
   static constexpr int ld = D + 8;
+  static constexpr int stages = kMmaStages<D, BM, KB>;
   static constexpr int q_elems = BM * ld;
-  static constexpr int kv_elems = kKeysPerBlock * ld;  // one K or V buffer
-  static constexpr size_t bytes = (size_t{q_elems} + 4 * size_t{kv_elems}) * 2;
+  static constexpr int kv_elems = KB * ld;  // one K or V buffer
+  static constexpr size_t bytes = (size_t{q_elems} + 2 * stages * size_t{kv_elems}) * 2;
   static_assert(D % 16 == 0 && (ld * 2) % 16 == 0, "rows must start 16-byte aligned");
 };
 
@@ -95,11 +104,12 @@ __device__ __forceinline__ void load_tile_async(T* smem, const T* __restrict__ g
   }
 }
 
-template <typename T, int D, int BM>
-__global__ void __launch_bounds__(kMmaThreads<BM>, kMmaMinBlocks<D, BM>)
+template <typename T, int D, int BM, int KB>
+__global__ void __launch_bounds__(kMmaThreads<BM>, kMmaMinBlocks<D, BM, KB>)
     mma_attention_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
                          T* __restrict__ out, FlashKernelParams p) {
-  using Sm = MmaSmem<D, BM>;
+  using Sm = MmaSmem<D, BM, KB>;
+  constexpr int kKeysPerBlock = KB;
   constexpr int kThreads = kMmaThreads<BM>;
   constexpr int kLd = Sm::ld;
   constexpr int kQkSteps = D / 16;                 // k16 steps of Q K^T
@@ -107,8 +117,8 @@ __global__ void __launch_bounds__(kMmaThreads<BM>, kMmaMinBlocks<D, BM>)
   constexpr int kOTiles = D / 8;                   // n8 column tiles of O
   extern __shared__ __align__(128) unsigned char mma_smem[];
   T* q_s = reinterpret_cast<T*>(mma_smem);
-  T* k_s = q_s + Sm::q_elems;         // two buffers of kv_elems
-  T* v_s = k_s + 2 * Sm::kv_elems;    // two buffers of kv_elems
+  T* k_s = q_s + Sm::q_elems;               // Sm::stages buffers of kv_elems
+  T* v_s = k_s + Sm::stages * Sm::kv_elems;  // Sm::stages buffers of kv_elems
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int g = lane >> 2, t4 = lane & 3;
@@ -129,13 +139,21 @@ __global__ void __launch_bounds__(kMmaThreads<BM>, kMmaMinBlocks<D, BM>)
   }
   const int n_blocks = static_cast<int>((key_end + kKeysPerBlock - 1) / kKeysPerBlock);
 
-  // Prologue: Q and key block 0 in one commit group.
+  // One commit group per key block (Q joins block 0's), always committed, even
+  // empty, so that block jb is always group jb. The prologue starts blocks
+  // 0 .. stages - 2; iteration jb starts block jb + stages - 1.
+  auto load_block = [&](int jb) {
+    if (jb < n_blocks) {
+      const int64_t n0 = static_cast<int64_t>(jb) * kKeysPerBlock;
+      const int slot = jb % Sm::stages;
+      load_tile_async<T, D, kKeysPerBlock, kThreads>(k_s + slot * Sm::kv_elems, kh, p.k.stride_row, n0, p.S, tid);
+      load_tile_async<T, D, kKeysPerBlock, kThreads>(v_s + slot * Sm::kv_elems, vh, p.v.stride_row, n0, p.S, tid);
+    }
+    cp_async_commit();
+  };
   load_tile_async<T, D, BM, kThreads>(q_s, qh, p.q.stride_row, m0, p.L, tid);
-  if (n_blocks > 0) {
-    load_tile_async<T, D, kKeysPerBlock, kThreads>(k_s, kh, p.k.stride_row, 0, p.S, tid);
-    load_tile_async<T, D, kKeysPerBlock, kThreads>(v_s, vh, p.v.stride_row, 0, p.S, tid);
-  }
-  cp_async_commit();
+#pragma unroll
+  for (int jb = 0; jb < Sm::stages - 1; ++jb) load_block(jb);
 
   // This thread's two rows: g and g + 8 of the warp's 16. Keys at or past
   // row_key_end (S, or with the causal mask row + 1) are masked out.
@@ -149,6 +167,9 @@ __global__ void __launch_bounds__(kMmaThreads<BM>, kMmaMinBlocks<D, BM>)
     read_mask[r] = p.mask.kind != 0 && row < p.L;  // rows past L are never written
     mask_row[r] = read_mask[r] ? p.mask.base(bh) + row * p.mask.ms_l : 0;
   }
+
+  const bool warp_active = warp_row0 < p.L;
+  const int64_t warp_key_end = p.causal && warp_row0 + 16 < key_end ? warp_row0 + 16 : key_end;
 
   // Per-lane ldmatrix row addresses (shared, bytes). Q (A, 16x16): matrices (rows 0-7 | 8-15) x
   // (cols 0-7 | 8-15) in a0..a3 order. K (B of two n8 key tiles, one k16 step):
@@ -170,23 +191,26 @@ __global__ void __launch_bounds__(kMmaThreads<BM>, kMmaMinBlocks<D, BM>)
   float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.f, 0.f};  // l_run: this thread's part of the row sum
 
   for (int jb = 0; jb < n_blocks; ++jb) {
-    // Block jb (and on the first pass Q) has landed for every thread, and every
-    // warp is done with block jb - 1, whose buffer the next copy overwrites.
-    cp_async_wait_all();
+    // Block jb (and on the first pass Q) has landed for every thread (groups
+    // after jb's: stages - 2), and every warp is done with block jb - 1, whose
+    // buffer the next copy overwrites.
+    cp_async_wait_group<Sm::stages - 2>();
     __syncthreads();
-    if (jb + 1 < n_blocks) {
-      const int nb = (jb + 1) & 1;
-      const int64_t n1 = static_cast<int64_t>(jb + 1) * kKeysPerBlock;
-      load_tile_async<T, D, kKeysPerBlock, kThreads>(k_s + nb * Sm::kv_elems, kh, p.k.stride_row, n1, p.S, tid);
-      load_tile_async<T, D, kKeysPerBlock, kThreads>(v_s + nb * Sm::kv_elems, vh, p.v.stride_row, n1, p.S, tid);
-      cp_async_commit();
-    }
+    load_block(jb + Sm::stages - 1);
     if (kQInRegs && jb == 0) {
 #pragma unroll
       for (int kk = 0; kk < kQkSteps; ++kk) ldmatrix_x4(q_frag[kQInRegs ? kk : 0], q_lane + kk * 16 * 2);
     }
-    const uint32_t buf = (jb & 1) * kBufBytes;
+    const uint32_t buf = (jb % Sm::stages) * kBufBytes;
     const int64_t n0 = static_cast<int64_t>(jb) * kKeysPerBlock;
+
+    // Warps whose rows are all past L only help with the copies. A warp computes
+    // the key tiles up to the last key any of its rows may see (the block's end,
+    // S, or with the causal mask its last row + 1): 16-key steps past it are
+    // skipped (ViT's 197 keys: the last block's 5 keys cost one step, not four).
+    if (!warp_active) continue;
+    const int64_t keys_left = warp_key_end - n0;
+    const int kv_valid = keys_left >= kKeysPerBlock ? kKeysPerBlock : static_cast<int>(keys_left);
 
     // S = Q K^T: 16 rows x 64 keys per warp.
     float s[kSTiles][4];
@@ -198,6 +222,7 @@ __global__ void __launch_bounds__(kMmaThreads<BM>, kMmaMinBlocks<D, BM>)
       if constexpr (!kQInRegs) ldmatrix_x4(q_frag[0], q_lane + kk * 16 * 2);
 #pragma unroll
       for (int np = 0; np < kSTiles / 2; ++np) {
+        if (np * 16 >= kv_valid) break;
         uint32_t kb[4];
         ldmatrix_x4(kb, k_lane + buf + (np * 16 * kLd + kk * 16) * 2);
         mma_16816<T>(s[2 * np], q_frag[qi], kb[0], kb[1]);
@@ -205,37 +230,34 @@ __global__ void __launch_bounds__(kMmaThreads<BM>, kMmaMinBlocks<D, BM>)
       }
     }
 
+    // Scale to the log2 domain and add the mask, as additive log2-domain values;
+    // read once for both rows when they share a mask row (a padding mask broadcast
+    // over queries: BERT's). Reads stop at the warp's last key (the per-row bound
+    // below masks the rest). The mask's key stride is 1 or 0 (broadcast; mma_check
+    // insists), so the reads are immediate offsets from one row pointer.
+    const bool per_key = p.mask.ms_s != 0;
+    const bool mask_rows_shared = read_mask[0] && read_mask[1] && mask_row[0] == mask_row[1];
+    auto mask_at = [&](int r, int nt, int e) -> float {
+      if (!read_mask[r] || nt * 8 + 2 * t4 + e >= kv_valid) return 0.f;
+      const int64_t at = mask_row[r] + (per_key ? n0 + nt * 8 + 2 * t4 + e : 0);
+      if (p.mask.kind == 1) return static_cast<const bool*>(p.mask.data)[at] ? 0.f : -INFINITY;
+      return widen(static_cast<const T*>(p.mask.data)[at]) * kLog2e;
+    };
+#pragma unroll
+    for (int nt = 0; nt < kSTiles; ++nt)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const float m0 = mask_at(0, nt, e), m1 = mask_rows_shared ? m0 : mask_at(1, nt, e);
+        s[nt][e] = s[nt][e] * p.scale_log2 + m0;
+        s[nt][2 + e] = s[nt][2 + e] * p.scale_log2 + m1;
+      }
+
     // Online softmax for rows g (r = 0: s[..][0..1]) and g + 8 (r = 1: s[..][2..3]).
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       // Keys of this block the row may see: [0, valid) (in 0..64).
       const int64_t left = row_key_end[r] - n0;
       const int valid = left <= 0 ? 0 : left >= kKeysPerBlock ? kKeysPerBlock : static_cast<int>(left);
-#pragma unroll
-      for (int nt = 0; nt < kSTiles; ++nt)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) s[nt][2 * r + e] *= p.scale_log2;
-      if (read_mask[r]) {
-        // The mask's key stride is 1 or 0 (broadcast; mma_check insists), so the
-        // reads are immediate offsets from one row pointer.
-        const bool per_key = p.mask.ms_s != 0;
-        const int64_t mbase = mask_row[r] + (per_key ? n0 + 2 * t4 : 0);
-        if (p.mask.kind == 1) {
-          const bool* mrow = static_cast<const bool*>(p.mask.data) + mbase;
-#pragma unroll
-          for (int nt = 0; nt < kSTiles; ++nt)
-#pragma unroll
-            for (int e = 0; e < 2; ++e)
-              if (nt * 8 + 2 * t4 + e < valid && !mrow[per_key ? nt * 8 + e : 0]) s[nt][2 * r + e] = -INFINITY;
-        } else {
-          const T* mrow = static_cast<const T*>(p.mask.data) + mbase;
-#pragma unroll
-          for (int nt = 0; nt < kSTiles; ++nt)
-#pragma unroll
-            for (int e = 0; e < 2; ++e)
-              if (nt * 8 + 2 * t4 + e < valid) s[nt][2 * r + e] += widen(mrow[per_key ? nt * 8 + e : 0]) * kLog2e;
-        }
-      }
       float block_max = -INFINITY;
 #pragma unroll
       for (int nt = 0; nt < kSTiles; ++nt) {
@@ -273,6 +295,7 @@ __global__ void __launch_bounds__(kMmaThreads<BM>, kMmaMinBlocks<D, BM>)
     // O += P V: key tiles 2kk and 2kk + 1 of S form the A fragment of k16 step kk.
 #pragma unroll
     for (int kk = 0; kk < kKeysPerBlock / 16; ++kk) {
+      if (kk * 16 >= kv_valid) break;
       const uint32_t pa[4] = {pack_pair<T>(s[2 * kk][0], s[2 * kk][1]), pack_pair<T>(s[2 * kk][2], s[2 * kk][3]),
                               pack_pair<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]),
                               pack_pair<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
@@ -319,18 +342,20 @@ __global__ void __launch_bounds__(kMmaThreads<BM>, kMmaMinBlocks<D, BM>)
   }
 }
 
-template <typename T, int D, int BM>
+template <typename T, int D, int BM, int KB>
 Status set_smem_attribute() {
-  return cuda_status(cudaFuncSetAttribute(mma_attention_kernel<T, D, BM>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(MmaSmem<D, BM>::bytes)),
+  return cuda_status(cudaFuncSetAttribute(mma_attention_kernel<T, D, BM, KB>,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          static_cast<int>(MmaSmem<D, BM, KB>::bytes)),
                      "cudaFuncSetAttribute (mma attention shared memory)");
 }
 
-template <typename T, int D, int BM>
+template <typename T, int D, int BM, int KB>
 Status launch_typed(const AttnProblem& ap, const KernelArgs& args) {
   const FlashKernelParams p = flash_kernel_params(ap);
   const int64_t grid = ap.heads * ((ap.L + BM - 1) / BM);
-  mma_attention_kernel<T, D, BM><<<static_cast<unsigned>(grid), kMmaThreads<BM>, MmaSmem<D, BM>::bytes, args.stream>>>(
+  mma_attention_kernel<T, D, BM, KB><<<static_cast<unsigned>(grid), kMmaThreads<BM>, MmaSmem<D, BM, KB>::bytes,
+                                       args.stream>>>(
       static_cast<const T*>(args.in[0]->data), static_cast<const T*>(args.in[1]->data),
       static_cast<const T*>(args.in[2]->data), static_cast<T*>(args.out[0]->data), p);
   INGOT_CUDA_CHECK_LAUNCH("attention (mma)");
@@ -338,12 +363,21 @@ Status launch_typed(const AttnProblem& ap, const KernelArgs& args) {
 }
 
 struct PrepareFn {
-  template <typename T, int D, int BM> Status run() const { return set_smem_attribute<T, D, BM>(); }
+  const AttnProblem& p;
+  template <typename T, int D, int BM> Status run() const {
+    if constexpr (BM == 64 && D <= 64)
+      if (p.mma_key_block == 32) return set_smem_attribute<T, D, BM, 32>();
+    return set_smem_attribute<T, D, BM, 64>();
+  }
 };
 struct LaunchFn {
   const AttnProblem& p;
   const KernelArgs& args;
-  template <typename T, int D, int BM> Status run() const { return launch_typed<T, D, BM>(p, args); }
+  template <typename T, int D, int BM> Status run() const {
+    if constexpr (BM == 64 && D <= 64)
+      if (p.mma_key_block == 32) return launch_typed<T, D, BM, 32>(p, args);
+    return launch_typed<T, D, BM, 64>(p, args);
+  }
 };
 
 }  // namespace
@@ -357,7 +391,7 @@ Status mma_check(const AttnProblem& p) {
   return {};
 }
 
-Status mma_prepare(const AttnProblem& p) { return dispatch_tensor_core(p, PrepareFn{}, "mma"); }
+Status mma_prepare(const AttnProblem& p) { return dispatch_tensor_core(p, PrepareFn{p}, "mma"); }
 
 Status mma_launch(const AttnProblem& p, const KernelArgs& args) { return dispatch_tensor_core(p, LaunchFn{p, args}, "mma"); }
 
