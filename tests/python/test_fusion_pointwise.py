@@ -102,7 +102,7 @@ def test_fused_chain_matches_pytorch(harness, name, dialect):
 
 
 # Cases whose whole elementwise chain must end up in Pointwise steps.
-FULLY_FUSED = ["gelu_tanh_gpt2", "gelu_tanh_mul", "swish", "bias_scale_chain", "mixed_ops"]
+FULLY_FUSED = ["gelu_tanh_mul", "swish", "bias_scale_chain", "mixed_ops"]
 
 
 @pytest.mark.parametrize("dialect", ["training", "aten"])
@@ -114,6 +114,16 @@ def test_chains_become_pointwise_steps(harness, name, dialect):
     ops = steps_of(engine)
     assert "pointwise" in ops, ops
     assert "unary" not in ops and "binary" not in ops, ops
+
+
+@pytest.mark.parametrize("dialect", ["training", "aten"])
+def test_written_out_gelu_becomes_one_op(harness, dialect):
+    """GPT-2's hand-written tanh GELU is recognized (recognize_gelu) as one gelu_tanh
+    step rather than an eight-instruction pointwise program."""
+    model, inputs = build_case("gelu_tanh_gpt2")
+    harness.convert_and_run(model, inputs, dialect, key="pw_gelu_tanh_gpt2")
+    ops = steps_of(harness.convert(harness.root / f"pw_gelu_tanh_gpt2-{dialect}.pt2"))
+    assert ops == ["unary"], ops
 
 
 def test_side_output_keeps_intermediate(harness):
