@@ -130,3 +130,23 @@ def test_epilogues_are_fused(harness, act):
     ops = gemm_steps(engine)
     assert ops.count("gemm") == 2, ops
     assert "unary" not in ops and "binary" not in ops and "pointwise" not in ops, ops
+
+
+class FlattenedInputLinear(nn.Module):
+    """A linear layer reading the model's input reshaped ([B, 4, 6] -> [B, 24]): the
+    planner makes the reshape a view of the bound input (no copy step), which the
+    GEMM (a tuned step on the GPU) reads in place."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(24, 16)
+
+    def forward(self, x):
+        return torch.relu(self.fc(x.reshape(x.shape[0], 24)))
+
+
+def test_reshaped_input_is_read_in_place(harness):
+    torch.manual_seed(5)
+    harness.convert_and_run(FlattenedInputLinear(), [torch.randn(3, 4, 6)], "training", key="flat_input")
+    ops = gemm_steps(harness.convert(harness.root / "flat_input-training.pt2"))
+    assert ops == ["gemm"], ops

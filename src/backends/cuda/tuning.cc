@@ -245,6 +245,10 @@ struct TuningSession::Impl {
       INGOT_RETURN_IF_ERROR(m.allocate(t.nbytes, "output '" + t.name + "'"));
       tensors[static_cast<size_t>(plan.outputs[o])].data = m.ptr;
     }
+    // Reshaped views of a user input (stored as that input) read its memory.
+    for (size_t i = 0; i < plan.tensors.size(); ++i)
+      if (plan.tensors[i].storage == TensorStorage::kInput && plan.tensors[i].offset < plan.inputs.size())
+        tensors[i].data = io[plan.tensors[i].offset].ptr;
     // A user input that is also an output shares no memory with it (the planner
     // adds a copy step), so every tensor now has its own device memory.
     return {};
