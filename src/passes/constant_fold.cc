@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "passes/evaluate.h"
+#include "passes/pass_util.h"
 #include "passes/passes.h"
 
 namespace ingot {
@@ -224,11 +225,7 @@ bool run_constant_fold(Graph& g, size_t max_output_bytes) {
     changed = true;
   }
   if (changed) {
-    std::vector<Node> kept;
-    kept.reserve(g.num_nodes());
-    for (size_t i = 0; i < g.num_nodes(); ++i)
-      if (!remove[i]) kept.push_back(std::move(g.nodes()[i]));
-    g.set_nodes(std::move(kept));
+    erase_nodes(g, remove);
   }
   changed |= shrink_broadcast_constants(g);
   return changed;

@@ -25,6 +25,7 @@
 #include "ir/attention_geometry.h"
 #include "passes/attention_folding.h"
 #include "passes/view_algebra.h"
+#include "passes/pass_util.h"
 #include "passes/passes.h"
 
 namespace ingot {
@@ -52,11 +53,7 @@ class AttentionViewFolder {
       if (g_.node(id).kind() == OpKind::kAttention) changed |= fold(id);
     }
     if (!changed) return false;
-    std::vector<Node> kept;
-    kept.reserve(g_.num_nodes());
-    for (size_t i = 0; i < g_.num_nodes(); ++i)
-      if (!dead_[i]) kept.push_back(std::move(g_.node(static_cast<NodeId>(i))));
-    g_.set_nodes(std::move(kept));
+    erase_nodes(g_, dead_);
     return true;
   }
 

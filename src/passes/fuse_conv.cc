@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "passes/pass_util.h"
 #include "passes/passes.h"
 
 namespace ingot {
@@ -73,11 +74,7 @@ class ConvFuser {
       while (absorb_next(at)) changed = true;
     }
     if (!changed) return false;
-    std::vector<Node> kept;
-    kept.reserve(g_.num_nodes());
-    for (size_t i = 0; i < g_.num_nodes(); ++i)
-      if (!removed_[i]) kept.push_back(std::move(g_.nodes()[i]));
-    g_.set_nodes(std::move(kept));
+    erase_nodes(g_, removed_);
     return true;
   }
 

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "passes/pass_util.h"
 #include "passes/passes.h"
 
 namespace ingot {
@@ -115,11 +116,7 @@ class GemmFuser {
   // whose producer slot was reused (transpose move), so they must not outlive the sweep.
   void drop_dead_nodes() {
     if (std::find(dead_.begin(), dead_.end(), true) == dead_.end()) return;
-    std::vector<Node> kept;
-    kept.reserve(g_.num_nodes());
-    for (size_t i = 0; i < g_.num_nodes(); ++i)
-      if (!dead_[i]) kept.push_back(std::move(g_.node(static_cast<NodeId>(i))));
-    g_.set_nodes(std::move(kept));
+    erase_nodes(g_, dead_);
   }
 
   // The one node reading v (once), or -1 when v has other uses or is a graph output.

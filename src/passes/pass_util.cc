@@ -61,6 +61,14 @@ NodeId UseIndex::sole_consumer(ValueId v) const {
   return c.size() == 1 ? c[0] : -1;
 }
 
+void erase_nodes(Graph& g, const std::vector<bool>& remove) {
+  std::vector<Node> kept;
+  kept.reserve(g.num_nodes());
+  for (size_t i = 0; i < g.num_nodes(); ++i)
+    if (!remove[i]) kept.push_back(std::move(g.node(static_cast<NodeId>(i))));
+  g.set_nodes(std::move(kept));
+}
+
 bool binary_fn_is(const Node& n, BinaryFn fn) {
   return n.kind() == OpKind::kBinary && n.inputs.size() == 2 && n.outputs.size() == 1 &&
          static_cast<BinaryFn>(std::get<BinaryAttrs>(n.attrs).fn) == fn;

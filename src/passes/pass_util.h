@@ -29,6 +29,9 @@ struct UseIndex {
   NodeId sole_consumer(ValueId v) const;
 };
 
+// Drops the nodes marked in `remove` (one flag per node), keeping the others' order.
+void erase_nodes(Graph& g, const std::vector<bool>& remove);
+
 // Whether n is a one-output binary (unary) node computing fn.
 bool binary_fn_is(const Node& n, BinaryFn fn);
 bool unary_fn_is(const Node& n, UnaryFn fn);

@@ -52,11 +52,7 @@ class GeluRecognizer {
       changed = true;
     }
     if (!changed) return false;
-    std::vector<Node> kept;
-    kept.reserve(g_.num_nodes());
-    for (size_t i = 0; i < g_.num_nodes(); ++i)
-      if (!remove[i]) kept.push_back(std::move(g_.node(static_cast<NodeId>(i))));
-    g_.set_nodes(std::move(kept));
+    erase_nodes(g_, remove);
     return true;
   }
 

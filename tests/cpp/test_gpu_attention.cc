@@ -206,6 +206,13 @@ TEST(GpuAttentionTactics, TacticList) {
   EXPECT_EQ(cuda::candidate_tactics(attrs_for(48), odd_half.args), odd_tactics);
 }
 
+TEST(GpuAttentionTactics, MmaK32RefusesHeadSizesAbove64) {
+  const std::vector<int64_t> shape = {1, 2, 40, 128};
+  const Status st = run_with_tactic(attrs_for(128), DType::kFloat16, {shape, shape, shape}, shape, "mma_k32");
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.to_string().find("above 64"), std::string::npos) << st.to_string();
+}
+
 TEST(GpuAttentionTactics, WorkspaceSizes) {
   const Shapes vit{{32, 12, 197, 64}, {32, 12, 197, 64}, {32, 12, 197, 64}};
   const size_t scores = size_t{32} * 12 * 197 * 200 * sizeof(float);  // keys padded to 200

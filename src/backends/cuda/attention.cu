@@ -7,8 +7,8 @@
 // tactics, in tie-break order (attention_tactics): "flash" and "flash32" (WMMA
 // tensor cores, 64- or 32-row query blocks, attention_flash.cu), "mma" and
 // "mma32" (raw mma.sync flash attention with everything in registers, 64- or
-// 32-row query blocks, attention_mma.cu; "mma_k32": 64-row blocks, 32-key steps), "cudnn" (cuDNN's fused attention
-// engine, attention_cudnn.cc), "gemm" (cuBLASLt + softmax, attention_gemm.cu)
+// 32-row query blocks, attention_mma.cu; "mma_k32": 64-row blocks, 32-key
+// steps), "cudnn" (cuDNN's fused attention engine, attention_cudnn.cc), "gemm" (cuBLASLt + softmax, attention_gemm.cu)
 // and "rows" (below). "" runs flash, else gemm, else rows (the
 // tuner picks mma where it measures faster); the choice and any library
 // descriptors are built on the first run and cached in the step state.
@@ -302,6 +302,8 @@ Status tactic_supports(Tactic t, const AttnProblem& p, const KernelArgs& args) {
   switch (t) {
     case Tactic::kMma: case Tactic::kMma32: case Tactic::kMmaK32:
       INGOT_RETURN_IF_ERROR(mma_check(p));
+      if (t == Tactic::kMmaK32 && p.E > 64)
+        return unsupported("[cuda attention] mma_k32: head size " + std::to_string(p.E) + " is above 64");
       if (!flash_aligned(args))
         return unsupported("[cuda attention] mma: q, k, v and out must be 16-byte aligned");
       return {};

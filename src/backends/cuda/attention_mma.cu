@@ -11,8 +11,8 @@
 //   Q tile: cp.async to shared memory once, then to A fragments (ldmatrix.x4),
 //           held in registers up to D = 64 (reloaded per key block at 128, which
 //           keeps the 64 accumulator registers of O from spilling).
-//   K, V:   blocks of 64 keys in a ring of 3 buffers (2 at D = 128 or 32-row
-//           blocks, for shared memory), cp.async 16-byte copies (zero-filled
+//   K, V:   blocks of 64 keys (32 with "mma_k32") in a ring of 3 buffers (4 for
+//           32-key blocks, 2 at D = 128 or 32-row blocks, for shared memory), cp.async 16-byte copies (zero-filled
 //           past S): the next two blocks' copies in flight while one is
 //           computed (all of BERT's 128 keys from the start), one wait +
 //           __syncthreads per block. Warps whose rows are all past L skip the
@@ -56,7 +56,6 @@
 namespace ingot::cuda {
 namespace {
 
-
 template <int BM> constexpr int kMmaThreads = BM / 16 * 32;
 // CTAs per SM the register allocation must allow: up to D = 64, 12 warps per SM
 // (168 registers a thread, no spills with sm_90 ptxas); at 128, whatever fits
@@ -66,10 +65,11 @@ template <int BM> constexpr int kMmaThreads = BM / 16 * 32;
 template <int D, int BM, int KB> constexpr int kMmaMinBlocks = D <= 64 ? (KB == 32 ? 4 : 3) * 64 / BM : 1;
 
 // Key blocks in flight: three (two loading while one is computed) where shared
-// memory still allows three 64-row CTAs an SM (D <= 64), else two.
+// memory still allows three 64-row CTAs an SM (D <= 64), four with 32-key blocks,
+// else two.
 template <int D, int BM, int KB> constexpr int kMmaStages = KB == 32 ? 4 : D <= 64 && BM == 64 ? 3 : 2;
 
-// Shared memory, in elements of 16 bits: Q [BM][ld], K [stages][64][ld], V [stages][64][ld].
+// Shared memory, in elements of 16 bits: Q [BM][ld], K [stages][KB][ld], V [stages][KB][ld].
 template <int D, int BM, int KB>
 struct MmaSmem {
   static constexpr int ld = D + 8;
@@ -212,7 +212,7 @@ __global__ void __launch_bounds__(kMmaThreads<BM>, kMmaMinBlocks<D, BM, KB>)
     const int64_t keys_left = warp_key_end - n0;
     const int kv_valid = keys_left >= kKeysPerBlock ? kKeysPerBlock : static_cast<int>(keys_left);
 
-    // S = Q K^T: 16 rows x 64 keys per warp.
+    // S = Q K^T: 16 rows x KB keys per warp.
     float s[kSTiles][4];
 #pragma unroll
     for (int nt = 0; nt < kSTiles; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
@@ -255,7 +255,7 @@ __global__ void __launch_bounds__(kMmaThreads<BM>, kMmaMinBlocks<D, BM, KB>)
     // Online softmax for rows g (r = 0: s[..][0..1]) and g + 8 (r = 1: s[..][2..3]).
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      // Keys of this block the row may see: [0, valid) (in 0..64).
+      // Keys of this block the row may see: [0, valid) (in 0..KB).
       const int64_t left = row_key_end[r] - n0;
       const int valid = left <= 0 ? 0 : left >= kKeysPerBlock ? kKeysPerBlock : static_cast<int>(left);
       float block_max = -INFINITY;
