@@ -238,7 +238,9 @@ int main() {
       // BERT: the padding mask as the engine reads it, additive in fp16 (0 here: all kept).
       if (sh.mask) st.in.push_back({dalloc(B * L * 2), DType::kFloat16, {B, 1, 1, L}});
       st.out = {dalloc(B * L * H * E * 2), DType::kFloat16, {B, L, H, E}};
-      for (const char* tactic : {"mma", "mma32", "mma_k32", "flash", "cudnn"}) {
+      st.bind();
+      for (const std::string& tactic : cuda::candidate_tactics(st.attrs, st.args)) {
+        if (tactic == "rows" || tactic == "gemm") continue;  // far slower; not what the engines pick
         Step t;
         t.attrs = st.attrs;
         t.in = st.in;
@@ -250,8 +252,9 @@ int main() {
         t.args.tactic = tactic;
         t.args.strict_tactic = true;
         Status e = cuda::run_kernel(t.attrs, t.args);
-        char label[64];
-        snprintf(label, sizeof label, "attention %s b32 L%lld tactic %s", sh.name, static_cast<long long>(L), tactic);
+        char label[96];
+        snprintf(label, sizeof label, "attention %s b32 L%lld tactic %s", sh.name, static_cast<long long>(L),
+                 tactic.c_str());
         if (!e.ok()) { printf("%-44s %s\n", label, e.to_string().c_str()); continue; }
         printf("%-44s %8.2f us\n", label, time_graph([&] { (void)cuda::run_kernel(t.attrs, t.args); }));
       }

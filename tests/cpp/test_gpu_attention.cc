@@ -42,6 +42,17 @@ void check_cudnn(const std::string& label, const AttentionAttrs& attrs, const st
     }
   }
   check(label + " tactic 'cudnn'", attrs, in, {{t, out}}, 1e-4, true, "cudnn");
+  // The other implementations and plans: checked wherever cuDNN builds them.
+  std::vector<std::vector<int64_t>> shapes;
+  for (const HostTensor* h : in) shapes.push_back(h->shape);
+  for (const char* variant : {"cudnn:composite", "cudnn:unified", "cudnn:composite:1", "cudnn:unified:1"}) {
+    const Status st = run_with_tactic(attrs, t, shapes, out, variant);
+    if (!st.ok()) {
+      std::printf("[ note ] %s: cuDNN declines %s (%s)\n", label.c_str(), variant, st.message().c_str());
+      continue;
+    }
+    check(label + " tactic '" + variant + "'", attrs, in, {{t, out}}, 1e-4, true, variant);
+  }
 }
 
 // Which tactics must run a case: mma and flash need fp16/bf16 and E == Ev in {32, 64, 128}.
@@ -189,21 +200,32 @@ struct DeviceArgs {
 TEST(GpuAttentionTactics, TacticList) {
   const Shapes vit{{32, 12, 197, 64}, {32, 12, 197, 64}, {32, 12, 197, 64}};
   DeviceArgs half(DType::kFloat16, vit);
-  std::vector<std::string> half_tactics = {"flash", "flash32", "mma", "mma32", "mma_k32", "gemm", "rows"};
-  if (have_cudnn()) half_tactics.insert(half_tactics.begin() + 5, "cudnn");
+  using Names = std::vector<std::string>;
+  const Names cudnn = have_cudnn() ? Names{"cudnn", "cudnn:composite", "cudnn:unified"} : Names{};
+  const Names cudnn_more = have_cudnn() ? Names{"cudnn:composite:1", "cudnn:unified:1"} : Names{};
+  auto cat = [](std::initializer_list<Names> parts) {
+    Names all;
+    for (const Names& p : parts) all.insert(all.end(), p.begin(), p.end());
+    return all;
+  };
+  const Names half_tactics =
+      cat({{"flash", "mma", "mma32"}, cudnn, {"mma_k32", "flash32"}, cudnn_more, {"gemm", "rows"}});
   EXPECT_EQ(cuda::candidate_tactics(attrs_for(64), half.args), half_tactics);
   DeviceArgs single(DType::kFloat32, vit);
-  EXPECT_EQ(cuda::candidate_tactics(attrs_for(64), single.args), (std::vector<std::string>{"gemm", "rows"}));
-  // A bool mask: converted to an additive one for cuDNN, so cudnn is offered too.
+  EXPECT_EQ(cuda::candidate_tactics(attrs_for(64), single.args), (Names{"gemm", "rows"}));
+  // A bool mask: converted to an additive one for cuDNN, so cudnn is offered too,
+  // but not the unified implementation, which takes no bias.
   DeviceArgs masked(DType::kFloat16, vit);
   cuda::DeviceTensor bool_mask{nullptr, DType::kBool, {32, 1, 1, 197}};
   masked.args.in.push_back(&bool_mask);
-  EXPECT_EQ(cuda::candidate_tactics(attrs_for(64), masked.args), half_tactics);
+  const Names biased = have_cudnn() ? Names{"cudnn", "cudnn:composite"} : Names{};
+  const Names biased_more = have_cudnn() ? Names{"cudnn:composite:1"} : Names{};
+  EXPECT_EQ(cuda::candidate_tactics(attrs_for(64), masked.args),
+            cat({{"flash", "mma", "mma32"}, biased, {"mma_k32", "flash32"}, biased_more, {"gemm", "rows"}}));
   const Shapes odd{{1, 2, 33, 48}, {1, 2, 45, 48}, {1, 2, 45, 24}};
   DeviceArgs odd_half(DType::kBFloat16, odd);
-  std::vector<std::string> odd_tactics = {"gemm", "rows"};
-  if (have_cudnn()) odd_tactics.insert(odd_tactics.begin(), "cudnn");  // cuDNN takes E 48 / Ev 24
-  EXPECT_EQ(cuda::candidate_tactics(attrs_for(48), odd_half.args), odd_tactics);
+  // cuDNN takes E 48 / Ev 24
+  EXPECT_EQ(cuda::candidate_tactics(attrs_for(48), odd_half.args), cat({cudnn, cudnn_more, {"gemm", "rows"}}));
 }
 
 TEST(GpuAttentionTactics, MmaK32RefusesHeadSizesAbove64) {
@@ -222,8 +244,10 @@ TEST(GpuAttentionTactics, WorkspaceSizes) {
   EXPECT_EQ(cuda::workspace_size(attrs_for(64), half.args), 0u);
   half.args.tactic = "gemm";
   EXPECT_GE(cuda::workspace_size(attrs_for(64), half.args), scores);
-  half.args.tactic = "cudnn";
-  EXPECT_EQ(cuda::workspace_size(attrs_for(64), half.args), cuda::kCudnnSdpaWorkspace);
+  for (const char* cudnn : {"cudnn", "cudnn:unified", "cudnn:composite:1"}) {
+    half.args.tactic = cudnn;
+    EXPECT_EQ(cuda::workspace_size(attrs_for(64), half.args), cuda::kCudnnSdpaWorkspace) << cudnn;
+  }
   DeviceArgs single(DType::kFloat32, vit);  // default for fp32 is gemm
   EXPECT_GE(cuda::workspace_size(attrs_for(64), single.args), scores);
 }
@@ -234,7 +258,9 @@ TEST(GpuAttentionTactics, UnknownAndUnsupportedTactics) {
        std::vector<std::tuple<DType, std::string, StatusCode>>{{DType::kFloat16, "bogus", StatusCode::kInvalidArgument},
                                                                {DType::kFloat32, "flash", StatusCode::kUnsupported},
                                                                {DType::kFloat32, "mma", StatusCode::kUnsupported},
-                                                               {DType::kFloat32, "cudnn", StatusCode::kUnsupported}}) {
+                                                               {DType::kFloat32, "cudnn", StatusCode::kUnsupported},
+                                                               {DType::kFloat16, "cudnn:fast", StatusCode::kInvalidArgument},
+                                                               {DType::kFloat16, "cudnn:unified:x", StatusCode::kInvalidArgument}}) {
     HostTensor q = rand_tensor(dtype, s.q, 1), k = rand_tensor(dtype, s.k, 2), v = rand_tensor(dtype, s.v, 3);
     DeviceArgs d(dtype, s);
     DeviceBuf bq(q.bytes.size()), bk(k.bytes.size()), bv(v.bytes.size()), bo(q.bytes.size());
@@ -300,8 +326,11 @@ TEST(GpuAttentionViews, GemmTacticRefusesViews) {
   a.dims = {2, 4, 4, 16, 16, 64, 64};
   for (int t = 0; t < 4; ++t) a.views.insert(a.views.end(), {0, 4 * 16 * 64, 64, 4 * 64});  // [B, L, H, E]
   DeviceArgs half(DType::kFloat16, s);
-  std::vector<std::string> expected = {"flash", "flash32", "mma", "mma32", "mma_k32", "rows"};
-  if (have_cudnn()) expected.insert(expected.begin() + 5, "cudnn");
+  std::vector<std::string> expected = {"flash", "mma", "mma32", "mma_k32", "flash32", "rows"};
+  if (have_cudnn()) {
+    expected.insert(expected.begin() + 5, {"cudnn:composite:1", "cudnn:unified:1"});
+    expected.insert(expected.begin() + 3, {"cudnn", "cudnn:composite", "cudnn:unified"});
+  }
   EXPECT_EQ(cuda::candidate_tactics(a, half.args), expected);
 }
 

@@ -224,11 +224,34 @@ Result<Tactic> parse_tactic(const std::string& t) {
   if (t == "mma_k32") return Tactic::kMmaK32;
   if (t == "flash") return Tactic::kFlash;
   if (t == "flash32") return Tactic::kFlash32;
-  if (t == "cudnn") return Tactic::kCudnn;
+  if (t == "cudnn" || t.starts_with("cudnn:")) return Tactic::kCudnn;
   if (t == "gemm") return Tactic::kGemm;
   if (t == "rows") return Tactic::kRows;
   return invalid_argument("[cuda attention] unknown tactic '" + t +
-                          "' (expected mma, mma32, mma_k32, flash, flash32, cudnn, gemm, rows or empty)");
+                          "' (expected mma, mma32, mma_k32, flash, flash32, cudnn[:composite|:unified][:<plan>], "
+                          "gemm, rows or empty)");
+}
+
+// "cudnn" is the frontend's own choice of implementation and the heuristic's first
+// plan; "cudnn:<impl>" names the implementation (composite or unified) and
+// "cudnn:<impl>:<i>" the i-th plan of the heuristic's and the fallback list.
+Status parse_cudnn_variant(const std::string& t, CudnnSdpaDesc& d) {
+  auto bad = [&] {
+    return invalid_argument("[cuda attention] bad cuDNN tactic '" + t +
+                            "' (expected cudnn, cudnn:composite, cudnn:unified or cudnn:<composite|unified>:<plan>)");
+  };
+  if (t == "cudnn") return {};
+  std::string rest = t.substr(6);  // after "cudnn:"
+  const size_t colon = rest.find(':');
+  const std::string impl = rest.substr(0, colon);
+  if (impl == "composite") d.impl = CudnnSdpaImpl::kComposite;
+  else if (impl == "unified") d.impl = CudnnSdpaImpl::kUnified;
+  else return bad();
+  if (colon == std::string::npos) return {};
+  const std::string index = rest.substr(colon + 1);
+  if (index.empty() || index.size() > 3 || index.find_first_not_of("0123456789") != std::string::npos) return bad();
+  d.plan_index = std::stoi(index);
+  return {};
 }
 
 // A bool mask reaches cuDNN as an additive one (0 keeps, -inf drops) converted
@@ -374,6 +397,7 @@ Result<std::unique_ptr<AttentionState>> build_state(const OpAttrs& attrs, const 
     INGOT_RETURN_IF_ERROR(mma_prepare(st->problem));
   if (st->tactic == Tactic::kCudnn) {
     auto desc = cudnn_desc(p);
+    if (desc.ok()) INGOT_RETURN_IF_ERROR(parse_cudnn_variant(args.tactic, desc.value()));
     const size_t mask_bytes = converted_mask_bytes(args);
     auto plan = desc.ok() ? cudnn_sdpa_plan(desc.value(), args.handles ? args.handles->cudnn : nullptr,
                                             args.workspace_bytes > mask_bytes ? args.workspace_bytes - mask_bytes : 0)
@@ -481,17 +505,29 @@ std::vector<std::string> attention_tactics(const OpAttrs& attrs, const KernelArg
   const AttnProblem& p = parsed.value();
   std::vector<std::string> tactics;
   // flash first: the tuner checks every later tactic's output against the first
-  // one that runs, and flash is the longer-proven kernel.
-  if (flash_check(p).ok()) {
-    tactics.push_back("flash");
-    tactics.push_back("flash32");
-  }
-  if (mma_check(p).ok()) {
+  // one that runs, and flash is the longer-proven kernel. The likelier winners
+  // come next, within the 8 candidates the default optimization level times:
+  // mma, mma32 (small batches) and cuDNN's implementations; further cuDNN plans,
+  // gemm and rows only at levels 4 and 5 (they rarely win where flash runs).
+  const bool flash = flash_check(p).ok(), mma = mma_check(p).ok();
+  const auto d = cudnn_desc(p);
+  const bool cudnn = d.ok() && cudnn_sdpa_check(d.value()).ok();
+  if (flash) tactics.push_back("flash");
+  if (mma) {
     tactics.push_back("mma");
     tactics.push_back("mma32");
-    if (p.E <= 64) tactics.push_back("mma_k32");
   }
-  if (auto d = cudnn_desc(p); d.ok() && cudnn_sdpa_check(d.value()).ok()) tactics.push_back("cudnn");
+  if (cudnn) {
+    tactics.push_back("cudnn");
+    tactics.push_back("cudnn:composite");
+    if (!d.value().has_bias) tactics.push_back("cudnn:unified");  // it takes no bias
+  }
+  if (mma && p.E <= 64) tactics.push_back("mma_k32");
+  if (flash) tactics.push_back("flash32");
+  if (cudnn) {
+    tactics.push_back("cudnn:composite:1");
+    if (!d.value().has_bias) tactics.push_back("cudnn:unified:1");
+  }
   if (!p.strided) tactics.push_back("gemm");  // its workspace is sized for it when the tuner picks it
   tactics.push_back("rows");
   return tactics;
@@ -506,7 +542,7 @@ size_t attention_workspace_size(const OpAttrs& attrs, const KernelArgs& args) {
   const AttnProblem& p = parsed.value();
   const size_t gemm_bytes = gemm_attention_workspace(p);
   if (args.tactic == "gemm") return gemm_bytes;
-  if (args.tactic == "cudnn") return kCudnnSdpaWorkspace;
+  if (args.tactic == "cudnn" || args.tactic.starts_with("cudnn:")) return kCudnnSdpaWorkspace;
   if (args.tactic.empty() && !flash_check(p).ok() && !p.strided && gemm_bytes <= (size_t{256} << 20))
     return gemm_bytes;
   return 0;

@@ -108,7 +108,7 @@ using PlanKey = std::tuple<const void*, std::vector<int64_t>, float>;
 
 PlanKey key_of(const CudnnSdpaDesc& d, cudnnContext* handle) {
   std::vector<int64_t> k = {static_cast<int64_t>(d.dtype), d.batch, d.hq, d.hkv, d.L, d.S, d.E, d.Ev, d.causal,
-                            d.has_bias};
+                            d.has_bias, static_cast<int64_t>(d.impl), d.plan_index};
   for (const AttnView* v : {&d.q, &d.k, &d.v, &d.out})
     k.insert(k.end(), {v->stride_b, v->stride_h, v->stride_row});  // offsets are applied per run
   for (int i = 0; i < 4; ++i) k.insert(k.end(), {d.bias_dims[i], d.bias_strides[i]});
@@ -121,6 +121,7 @@ class CudnnSdpaPlan {
   fe::graph::Graph graph;
   CudnnSdpaDesc desc;
   int64_t workspace = 0;
+  int64_t index = 0;  // of the execution plan built and run
 };
 
 bool cudnn_sdpa_available() { return true; }
@@ -142,6 +143,8 @@ Result<std::shared_ptr<const CudnnSdpaPlan>> build_plan(const CudnnSdpaDesc& d, 
   auto k = tensor("k", kK, dims4(d.batch, d.hkv, d.S, d.E), strides4(d.k));
   auto v = tensor("v", kV, dims4(d.batch, d.hkv, d.S, d.Ev), strides4(d.v));
   auto options = fe::graph::SDPA_attributes().set_name("attention").set_generate_stats(false).set_attn_scale(d.scale);
+  if (d.impl == CudnnSdpaImpl::kComposite) options.set_implementation(fe::AttentionImplementation_t::COMPOSITE);
+  if (d.impl == CudnnSdpaImpl::kUnified) options.set_implementation(fe::AttentionImplementation_t::UNIFIED);
   if (d.causal) options.set_causal_mask(true);
   if (d.has_bias) {
     auto bias = tensor("bias", kBias, {d.bias_dims, d.bias_dims + 4}, {d.bias_strides, d.bias_strides + 4});
@@ -153,10 +156,23 @@ Result<std::shared_ptr<const CudnnSdpaPlan>> build_plan(const CudnnSdpaDesc& d, 
 
   INGOT_FE_RETURN_IF_ERROR(g.validate(), kWho, "validate");
   INGOT_FE_RETURN_IF_ERROR(g.build_operation_graph(handle), kWho, "operation graph");
-  INGOT_FE_RETURN_IF_ERROR(g.create_execution_plans({fe::HeurMode_t::A}), kWho, "heuristics");
-  INGOT_FE_RETURN_IF_ERROR(g.check_support(handle), kWho, "support");
-  INGOT_FE_RETURN_IF_ERROR(g.build_plans(handle, fe::BuildPlanPolicy_t::HEURISTICS_CHOICE), kWho, "plan build");
-  INGOT_FE_RETURN_IF_ERROR(g.get_workspace_size(plan->workspace), kWho, "workspace size");
+  if (d.plan_index == 0) {  // the heuristic's first choice, built as such
+    INGOT_FE_RETURN_IF_ERROR(g.create_execution_plans({fe::HeurMode_t::A}), kWho, "heuristics");
+    INGOT_FE_RETURN_IF_ERROR(g.check_support(handle), kWho, "support");
+    INGOT_FE_RETURN_IF_ERROR(g.build_plans(handle, fe::BuildPlanPolicy_t::HEURISTICS_CHOICE), kWho, "plan build");
+    INGOT_FE_RETURN_IF_ERROR(g.get_workspace_size(plan->workspace), kWho, "workspace size");
+  } else {  // the plan_index-th of every plan the heuristic and the fallback list offer
+    INGOT_FE_RETURN_IF_ERROR(g.create_execution_plans({fe::HeurMode_t::A, fe::HeurMode_t::FALLBACK}), kWho,
+                             "heuristics");
+    INGOT_FE_RETURN_IF_ERROR(g.check_support(handle), kWho, "support");
+    if (d.plan_index >= g.get_execution_plan_count())
+      return unsupported(std::string(kWho) + "no execution plan " + std::to_string(d.plan_index) + " (cuDNN offers " +
+                         std::to_string(g.get_execution_plan_count()) + ")");
+    INGOT_FE_RETURN_IF_ERROR(g.build_plan_at_index(handle, d.plan_index), kWho, "plan build");
+    INGOT_FE_RETURN_IF_ERROR(g.get_workspace_size_plan_at_index(d.plan_index, plan->workspace), kWho,
+                             "workspace size");
+    plan->index = d.plan_index;
+  }
   if (plan->workspace < 0 || static_cast<size_t>(plan->workspace) > workspace_bytes)
     return unsupported("[cuda attention] cudnn: needs " + std::to_string(plan->workspace) +
                        " bytes of workspace, the step has " + std::to_string(workspace_bytes));
@@ -184,7 +200,8 @@ Status cudnn_sdpa_run(const CudnnSdpaPlan& plan, cudnnContext* handle, cudaStrea
   std::unordered_map<int64_t, void*> pack = {
       {kQ, at(q, d.q)}, {kK, at(k, d.k)}, {kV, at(v, d.v)}, {kO, at(out, d.out)}};
   if (d.has_bias) pack[kBias] = const_cast<void*>(bias);
-  auto status = plan.graph.execute(handle, pack, workspace);
+  auto status = plan.index == 0 ? plan.graph.execute(handle, pack, workspace)
+                                : plan.graph.execute_plan_at_index(handle, pack, workspace, plan.index);
   if (status.is_bad()) return device_error(std::string(kWho) + "execute: " + status.get_message());
   return {};
 }

@@ -23,6 +23,12 @@ struct cudnnContext;
 
 namespace ingot::cuda {
 
+// cuDNN frontend's SDPA implementations: the composite one (the fused attention
+// engines of cuDNN 9.0 on, which take a bias) and the unified one (cuDNN's
+// SDPA_FWD operation, 9.13.1 on: q, k, v and the scale only); auto is the
+// frontend's pick (unified where it can).
+enum class CudnnSdpaImpl { kAuto, kComposite, kUnified };
+
 // One attention problem as cuDNN sees it: [batch, heads, rows, head size] views
 // with unit stride in the head dimension, an optional additive bias broadcast
 // over batch, heads and query rows (a dimension of size 1 is broadcast); a bool
@@ -35,6 +41,11 @@ struct CudnnSdpaDesc {
   bool causal = false;  // torch's top-left causal mask
   bool has_bias = false;
   int64_t bias_dims[4] = {}, bias_strides[4] = {};  // [batch|1, heads|1, L|1, S]
+  // Which of cuDNN's SDPA implementations and execution plans: the tactic
+  // "cudnn" is {kAuto, 0} (the frontend's choice, the heuristic's first plan);
+  // "cudnn:composite", "cudnn:unified:1" ... name the others (see attention.cu).
+  CudnnSdpaImpl impl = CudnnSdpaImpl::kAuto;
+  int plan_index = 0;
 };
 
 class CudnnSdpaPlan;
