@@ -214,6 +214,25 @@ int main() {
     st.out = {dalloc(32 * 197 * 768 * 2), DType::kFloat16, {32, 197, 768}};
     run("ingot concat [32,1|196,768]", st);
   }
+  // Layer norm over 768 features with weight and bias (ViT b32 rows, BERT b32 rows),
+  // beside a copy of the same bytes.
+  for (int64_t rows : {int64_t{6304}, int64_t{4096}}) {
+    Step st;
+    st.attrs = LayerNormAttrs{.normalized_ndim = 1, .eps = 1e-6};
+    st.in = {{dalloc(rows * 768 * 2), DType::kFloat16, {rows, 768}},
+             {dalloc(768 * 2), DType::kFloat16, {768}},
+             {dalloc(768 * 2), DType::kFloat16, {768}}};
+    st.out = {dalloc(rows * 768 * 2), DType::kFloat16, {rows, 768}};
+    char label[64];
+    snprintf(label, sizeof label, "ingot layer_norm [%lld,768] f16", static_cast<long long>(rows));
+    run(label, st);
+    const unsigned n8 = static_cast<unsigned>(rows * 768 / 8);
+    float us = time_graph([&] {
+      ref_copy<<<(n8 + 255) / 256, 256, 0, s>>>((const uint4*)st.in[0].data, (uint4*)st.out.data, n8);
+    });
+    snprintf(label, sizeof label, "ref copy [%lld,768] f16", static_cast<long long>(rows));
+    printf("%-44s %8.2f us\n", label, us);
+  }
   // Attention tactics on the models' b32 shapes, q/k/v read in place from the
   // packed QKV projection [B, L, 3, H, 64] as the engines do (views folded).
   {

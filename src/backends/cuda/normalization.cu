@@ -128,6 +128,18 @@ __global__ void __launch_bounds__(kMaxVecBlock) row_norm_vec_kernel(const T* x, 
   const int lane = threadIdx.x;
   const int nvec = inner / kSize;
   const float inv_n = 1.f / static_cast<float>(inner);
+  // The weight and bias vectors are loaded once, before the rows, so that their
+  // latency hides behind the first row's instead of following its reductions (a
+  // row is latency-bound: one wave of warps, each waiting on its few loads).
+  Pack16<T> wv[kVecs], bv[kVecs];
+#pragma unroll
+  for (int k = 0; k < kVecs; ++k) {
+    const int vi = k * kRowThreads + lane;
+    if (vi < nvec) {
+      if (w) wv[k] = load16(w + vi * kSize);
+      if (b) bv[k] = load16(b + vi * kSize);
+    }
+  }
   for (int64_t row = int64_t(blockIdx.x) * blockDim.y + threadIdx.y; row < rows;
        row += int64_t(gridDim.x) * blockDim.y) {
     const T* xr = x + row * inner;
@@ -188,14 +200,12 @@ __global__ void __launch_bounds__(kMaxVecBlock) row_norm_vec_kernel(const T* x, 
 #pragma unroll
       for (int j = 0; j < kSize; ++j) o[j] = v[k][j] * inv;
       if (w) {
-        const Pack16<T> wp = load16(w + vi * kSize);
 #pragma unroll
-        for (int j = 0; j < kSize; ++j) o[j] *= widen(wp.v[j]);
+        for (int j = 0; j < kSize; ++j) o[j] *= widen(wv[k].v[j]);
       }
       if (b) {
-        const Pack16<T> bp = load16(b + vi * kSize);
 #pragma unroll
-        for (int j = 0; j < kSize; ++j) o[j] += widen(bp.v[j]);
+        for (int j = 0; j < kSize; ++j) o[j] += widen(bv[k].v[j]);
       }
       Pack16<T> out;
 #pragma unroll
