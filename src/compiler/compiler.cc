@@ -59,6 +59,27 @@ void note(const BuildOptions& options, const std::string& what) {
   if (options.progress) options.progress("  " + what);
 }
 
+// Engines have static shapes: an input dim exported as dynamic (torch.export.Dim)
+// is built at the example input's size. Said for every such dim, so that a user
+// who exported a dynamic batch learns which size the engine takes.
+void note_symbolic_inputs(const BuildOptions& options, const Graph& graph) {
+  for (ValueId id : graph.inputs) {
+    const Value& v = graph.value(id);
+    for (size_t d = 0; d < v.dim_symbols.size() && d < v.shape.size(); ++d) {
+      const std::string& sym = v.dim_symbols[d];
+      if (sym.empty()) continue;
+      std::string range;
+      if (auto it = graph.symbols.find(sym); it != graph.symbols.end()) {
+        range = ", " + std::to_string(it->second.min) + ".." +
+                (it->second.max >= INT64_MAX / 2 ? std::string("inf") : std::to_string(it->second.max));
+      }
+      note(options, "input '" + v.name + "' dim " + std::to_string(d) + " is dynamic in the model (" + sym + range +
+                        "); engines have static shapes, so this one takes size " + std::to_string(v.shape[d]) +
+                        " (the example input's): export with an example of the size you will run");
+    }
+  }
+}
+
 // "sm_" followed by two or three digits (the form cuda::current_arch() reports).
 bool valid_cuda_arch(const std::string& arch) {
   if (arch.size() < 5 || arch.size() > 6 || arch.compare(0, 3, "sm_") != 0) return false;
@@ -182,6 +203,7 @@ Result<std::vector<uint8_t>> build_engine(const std::string& pt2_path, const Bui
   if (!imported.report.ok()) return unsupported(imported.report.to_string());
 
   Graph& graph = imported.graph;
+  note_symbolic_inputs(options, graph);
   say(options, 3, "optimizing");
   INGOT_RETURN_IF_ERROR(run_pipeline(graph, options, options.progress));
   INGOT_RETURN_IF_ERROR(verify_graph(graph));

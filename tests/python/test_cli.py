@@ -141,6 +141,27 @@ def test_convert_prints_progress(good_pt2, work):
     assert proc.stderr.strip(), "convert should report progress on stderr"
 
 
+def test_dynamic_batch_is_built_at_the_example_size_and_said(harness, work):
+    """A .pt2 exported with a dynamic batch (torch.export.Dim) builds a static engine at
+    the example's batch, says so on stderr, and computes what PyTorch does."""
+    torch.manual_seed(0)
+    model = SmallNet().eval()
+    x = torch.randn(3, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    program = torch.export.export(model, (x,), dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1, max=64)}})
+    pt2 = work / "dynamic.pt2"
+    torch.export.save(program, str(pt2))
+    engine = work / "dynamic.engine"
+    proc = run_ingot("convert", pt2, "-o", engine, "--backend", "cpu")
+    assert proc.returncode == 0, describe(proc)
+    assert re.search(r"input 'x' dim 0 is dynamic in the model \(\w+, 1\.\.64\).* takes size 3", proc.stderr), proc.stderr
+    info = json.loads(run_ingot("inspect", engine, "--json").stdout)
+    assert info["inputs"][0]["shape"] == [3, 3, 8, 8]
+    with torch.no_grad():
+        expected = model(x)
+    outputs = harness.run(engine, {"x": to_numpy(x)}, work / "run-dynamic")
+    assert_matches(outputs[0], to_numpy(expected))
+
+
 def test_inspect_table(good_engine):
     proc = run_ingot("inspect", good_engine)
     assert proc.returncode == 0, describe(proc)
