@@ -14,8 +14,34 @@ namespace {
 struct ConvertArgs {
   std::string model, output;
   BuildOptions options;
+  std::vector<std::string> input_shapes;  // "x=8x3x224x224"
   bool quiet = false;
 };
+
+// "x=8x3x224x224" (also "x:8,3,224,224" as trtexec writes it) -> name and dims.
+Status parse_input_shape(const std::string& text, BuildOptions& options) {
+  const size_t eq = text.find_first_of("=:");
+  auto bad = [&](const std::string& why) {
+    return invalid_argument("--input-shape '" + text + "': " + why + " (expected NAME=D0xD1x..., e.g. x=8x3x224x224)");
+  };
+  if (eq == std::string::npos || eq == 0) return bad("no input name");
+  const std::string name = text.substr(0, eq);
+  std::vector<int64_t> dims;
+  std::string rest = text.substr(eq + 1);
+  size_t pos = 0;
+  while (pos <= rest.size() && !rest.empty()) {
+    const size_t end = rest.find_first_of("x,", pos);
+    const std::string part = rest.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    if (part.empty() || part.size() > 12 || part.find_first_not_of("0123456789") != std::string::npos)
+      return bad("'" + part + "' is not a size");
+    dims.push_back(std::stoll(part));
+    if (end == std::string::npos) break;
+    pos = end + 1;
+  }
+  if (options.input_shapes.count(name)) return bad("input '" + name + "' is given twice");
+  options.input_shapes[name] = dims;
+  return Status::ok_status();
+}
 }  // namespace
 
 void register_convert_command(CLI::App& app, Action& action) {
@@ -42,8 +68,14 @@ void register_convert_command(CLI::App& app, Action& action) {
   cmd->add_option("--workspace-limit", args->options.workspace_limit,
                   "most scratch memory (bytes) a cuda step may use; kernels needing more are not chosen (0 = none)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--input-shape", args->input_shapes,
+                  "NAME=D0xD1x...: build for this shape of input NAME, for a model exported with dynamic dims "
+                  "(torch.export.Dim); repeatable. Static dims must match, dynamic ones lie in the exported range");
   cmd->add_flag("-q,--quiet", args->quiet, "print nothing but errors");
   cmd->callback([&action, args] {
+    // A malformed --input-shape is a bad command line (exit 2), like CLI11's own errors.
+    for (const std::string& shape : args->input_shapes)
+      if (Status s = parse_input_shape(shape, args->options); !s.ok()) throw CLI::ValidationError(s.message());
     action = [args]() -> int {
       BuildOptions options = args->options;
       if (!args->quiet) options.progress = [](const std::string& line) { std::cerr << line << "\n"; };

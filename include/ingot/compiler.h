@@ -24,6 +24,10 @@ struct BuildOptions {
   std::string timing_cache;           // path; "" = none
   uint64_t workspace_limit = 0;       // bytes; 0 = no limit
   std::string cuda_arch;              // "sm_90"; "" = the current GPU, else sm_90
+  // Shapes for user inputs by name, for a model exported with dynamic dims
+  // (torch.export.Dim): the engine is built at these sizes instead of the example
+  // inputs'. Static dims must match; dynamic ones must lie in the exported range.
+  std::map<std::string, std::vector<int64_t>> input_shapes;
   // Called with short progress lines ("[3/5] folding constants").
   std::function<void(const std::string&)> progress;
   // Canonical "key=value" list recorded in the engine (sorted; excludes progress).

@@ -138,8 +138,10 @@ def _unsupported_error(report) -> UnsupportedOperatorError:
 
 def build_pt2(pt2_path, *, precision="fp32", backend: Optional[str] = None, allow_tf32: bool = False,
               exact_gelu: bool = False, optimization_level: int = 3, timing_cache=None, workspace_limit: int = 0, cuda_arch: str = "",
-              progress=None) -> bytes:
-    """Builds engine bytes from a .pt2 file (what `ingot convert` does)."""
+              progress=None, input_shapes=None) -> bytes:
+    """Builds engine bytes from a .pt2 file (what `ingot convert` does). `input_shapes`
+    ({"x": (8, 3, 224, 224)}) builds a model exported with dynamic dims at those sizes
+    (`ingot convert --input-shape`)."""
     pt2_path = os.fspath(pt2_path)
     if isinstance(precision, str):
         key = precision.lower()
@@ -152,7 +154,8 @@ def build_pt2(pt2_path, *, precision="fp32", backend: Optional[str] = None, allo
             pt2_path, backend=backend or _default_backend(), precision=_PRECISIONS[key],
             allow_tf32=bool(allow_tf32), exact_gelu=bool(exact_gelu), optimization_level=int(optimization_level),
             timing_cache="" if timing_cache is None else os.fspath(timing_cache),
-            workspace_limit=int(workspace_limit), cuda_arch=cuda_arch, progress=progress)
+            workspace_limit=int(workspace_limit), cuda_arch=cuda_arch, progress=progress,
+            input_shapes={str(k): [int(d) for d in v] for k, v in (input_shapes or {}).items()})
     except IngotError as e:
         if e.code != "unsupported":
             raise

@@ -73,9 +73,10 @@ void note_symbolic_inputs(const BuildOptions& options, const Graph& graph) {
         range = ", " + std::to_string(it->second.min) + ".." +
                 (it->second.max >= INT64_MAX / 2 ? std::string("inf") : std::to_string(it->second.max));
       }
+      const bool asked = options.input_shapes.count(v.name) > 0;
       note(options, "input '" + v.name + "' dim " + std::to_string(d) + " is dynamic in the model (" + sym + range +
                         "); engines have static shapes, so this one takes size " + std::to_string(v.shape[d]) +
-                        " (the example input's): export with an example of the size you will run");
+                        (asked ? " (--input-shape)" : " (the example input's; --input-shape " + v.name + "=... for another)"));
     }
   }
 }
@@ -119,8 +120,9 @@ std::string ir_dialect(const frontend::ExportedProgram& ep) {
 }
 
 // Reads and imports; the report is filled whether or not conversion succeeded.
-Result<frontend::ImportResult> read_and_import(const std::string& pt2_path, frontend::ExportedProgram* ep_out) {
-  INGOT_ASSIGN_OR_RETURN(frontend::ExportedProgram ep, frontend::read_pt2_file(pt2_path));
+Result<frontend::ImportResult> read_and_import(const std::string& pt2_path, frontend::ExportedProgram* ep_out,
+                                               const frontend::InputShapes* shapes = nullptr) {
+  INGOT_ASSIGN_OR_RETURN(frontend::ExportedProgram ep, frontend::read_pt2_file(pt2_path, shapes));
   INGOT_ASSIGN_OR_RETURN(frontend::ImportResult imported,
                          frontend::import_program(ep, frontend::default_converter_table()));
   if (imported.report.model_file.empty()) imported.report.model_file = ep.file_name;
@@ -197,7 +199,7 @@ Result<std::vector<uint8_t>> build_engine(const std::string& pt2_path, const Bui
   INGOT_RETURN_IF_ERROR(validate_options(options));
   say(options, 1, "reading " + path_base_name(pt2_path));
   frontend::ExportedProgram ep;
-  INGOT_ASSIGN_OR_RETURN(frontend::ImportResult imported, read_and_import(pt2_path, &ep));
+  INGOT_ASSIGN_OR_RETURN(frontend::ImportResult imported, read_and_import(pt2_path, &ep, &options.input_shapes));
   say(options, 2, "converted " + std::to_string(imported.report.num_nodes) + " nodes to " +
                       std::to_string(imported.graph.num_nodes()) + " IR ops");
   if (!imported.report.ok()) return unsupported(imported.report.to_string());

@@ -22,6 +22,14 @@ std::vector<std::pair<std::string, std::string>> BuildOptions::to_record() const
       // under another name (or build without one) differ.
       {"workspace_limit", std::to_string(workspace_limit)},
   };
+  if (!input_shapes.empty()) {  // only when asked for: other engines keep their bytes
+    std::string shapes;
+    for (const auto& [name, dims] : input_shapes) {
+      shapes += (shapes.empty() ? "" : ",") + name + "=";
+      for (size_t i = 0; i < dims.size(); ++i) shapes += (i ? "x" : "") + std::to_string(dims[i]);
+    }
+    r.emplace_back("input_shapes", shapes);
+  }
   std::sort(r.begin(), r.end());
   return r;
 }

@@ -105,10 +105,21 @@ struct ExportedProgram {
   std::map<std::string, TensorData> weights;  // FQN -> tensor (parameters, buffers, constants)
 };
 
+// Shapes asked for user inputs by name (`ingot convert --input-shape x=8x3x224x224`).
+using InputShapes = std::map<std::string, std::vector<int64_t>>;
+
 // Reads and validates an archive. Errors name the file and what is wrong with it:
 // not a zip, no model JSON, unsupported schema major, legacy pickled weights...
-Result<ExportedProgram> read_pt2_file(const std::string& path);
-Result<ExportedProgram> read_pt2_memory(const void* data, size_t size, const std::string& display_name);
+// With `shapes`, a model exported with dynamic dims is read at those input shapes:
+// every symbolic size takes the value they give (specialize.cc) instead of the
+// example inputs'.
+Result<ExportedProgram> read_pt2_file(const std::string& path, const InputShapes* shapes = nullptr);
+Result<ExportedProgram> read_pt2_memory(const void* data, size_t size, const std::string& display_name,
+                                        const InputShapes* shapes = nullptr);
+
+// The symbol values that give the user inputs `shapes` (specialize.cc): errors name
+// the input and dim that cannot take the size asked (static, out of range, conflicting).
+Result<std::map<std::string, int64_t>> symbol_values_for_shapes(const ExportedProgram& ep, const InputShapes& shapes);
 
 // "model.py:42" and the code line, from a node's stack_trace metadata: the last
 // frame that is not inside torch/transformers/torchvision library code.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "frontend/export_program.h"
+#include "frontend/sym_expr.h"
 #include "ingot/status.h"
 
 namespace ingot::frontend::pt2 {
@@ -45,7 +46,10 @@ class ZipArchive {
 
 // Parses the ExportedProgram JSON text (models/<name>.json) into `ep` (graph,
 // signature, versions, range constraints, user input names). Does not touch weights.
-Status parse_exported_program_json(const std::string& text, ExportedProgram& ep);
+// With `symbols`, every symbolic size and SymInt is evaluated with those values
+// (sym_expr.h) instead of taking the hint recorded from the example inputs.
+Status parse_exported_program_json(const std::string& text, ExportedProgram& ep,
+                                   const SymbolValues* symbols = nullptr);
 
 // One PayloadConfig entry (data/*/<model>_{weights,constants}_config.json).
 struct PayloadEntry {

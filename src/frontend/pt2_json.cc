@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "frontend/pt2_internal.h"
+#include "frontend/sym_expr.h"
 
 namespace ingot::frontend::pt2 {
 
@@ -106,18 +107,35 @@ std::string symbol_from_expr(const std::string& expr) {
   return expr;
 }
 
+// Symbol values of a specialized parse (parse_exported_program_json's `symbols`):
+// while set, every symbolic size is evaluated with them instead of taking its hint.
+thread_local const SymbolValues* t_symbol_values = nullptr;
+
+// The value of a SymExpr: evaluated when the parse specializes, else the hint (-1: none).
+int64_t sym_expr_value(const json& v) {
+  if (t_symbol_values) {
+    const std::string expr = string_or(v, "expr_str");
+    try {
+      return evaluate_sym_expr(expr, *t_symbol_values);
+    } catch (const std::runtime_error& e) {
+      fail(e.what());
+    }
+  }
+  int64_t hint = -1;
+  if (const json* h = member(v, "hint")) {
+    auto [htag, hv] = union_tag(*h, "SymExprHint");
+    if (htag == "as_int") hint = as_int64(*hv, "hint");
+  }
+  return hint;
+}
+
 // SymInt = union { as_expr: SymExpr, as_int: int }: returns (value or hint, symbol).
 std::pair<int64_t, std::string> parse_sym_int(const json& j, const char* what) {
   auto [tag, v] = union_tag(j, what);
   if (tag == "as_int") return {as_int64(*v, what), ""};
   if (tag == "as_expr") {
     std::string expr = string_or(*v, "expr_str");
-    int64_t hint = -1;
-    if (const json* h = member(*v, "hint")) {
-      auto [htag, hv] = union_tag(*h, "SymExprHint");
-      if (htag == "as_int") hint = as_int64(*hv, "hint");
-    }
-    return {hint, expr.empty() ? std::string("?") : symbol_from_expr(expr)};
+    return {sym_expr_value(*v), expr.empty() ? std::string("?") : symbol_from_expr(expr)};
   }
   fail(std::string(what) + ": unknown SymInt tag '" + tag + "'");
 }
@@ -318,11 +336,7 @@ std::shared_ptr<GraphDef> parse_graph(const json& j) {
           a.i = as_int64(*v, "as_int");
         } else if (tag == "as_expr") {
           a.s = string_or(*v, "expr_str");
-          a.i = -1;
-          if (const json* h = member(*v, "hint")) {
-            auto [htag, hv] = union_tag(*h, "SymExprHint");
-            if (htag == "as_int") a.i = as_int64(*hv, "hint");
-          }
+          a.i = sym_expr_value(*v);
         }
         g->sym_int_values[it.key()] = std::move(a);
       }
@@ -467,7 +481,12 @@ std::vector<std::string> leaf_names_from_spec(const std::string& spec_text) {
 
 }  // namespace
 
-Status parse_exported_program_json(const std::string& text, ExportedProgram& ep) {
+Status parse_exported_program_json(const std::string& text, ExportedProgram& ep, const SymbolValues* symbols) {
+  struct Bind {  // t_symbol_values for this parse only, also when it throws
+    explicit Bind(const SymbolValues* s) : saved(t_symbol_values) { t_symbol_values = s; }
+    ~Bind() { t_symbol_values = saved; }
+    const SymbolValues* saved;
+  } bind(symbols);
   json root = json::parse(text, nullptr, false);
   if (root.is_discarded()) return corrupt("the model JSON is not valid JSON (damaged file)");
   if (!root.is_object()) return corrupt("the model JSON is not an object");

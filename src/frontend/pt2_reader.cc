@@ -248,7 +248,7 @@ Status read_weights(const ZipArchive& zip, const std::string& root, const std::s
   return Status::ok_status();
 }
 
-Result<ExportedProgram> read_archive(const uint8_t* data, size_t size) {
+Result<ExportedProgram> read_archive(const uint8_t* data, size_t size, const InputShapes* shapes) {
   if (size == 0) return invalid_argument("the file is empty, not a torch.export .pt2 archive");
   auto zip_or = ZipArchive::open(data, size);
   if (!zip_or.ok()) return zip_or.status();
@@ -267,8 +267,15 @@ Result<ExportedProgram> read_archive(const uint8_t* data, size_t size) {
   ExportedProgram ep;
   auto json_bytes = zip.read(*json_name);
   if (!json_bytes.ok()) return json_bytes.status();
-  INGOT_RETURN_IF_ERROR(pt2::parse_exported_program_json(std::string(json_bytes->begin(), json_bytes->end()), ep)
-                            .with_context(json_name->substr(root.size())));
+  const std::string text(json_bytes->begin(), json_bytes->end());
+  INGOT_RETURN_IF_ERROR(pt2::parse_exported_program_json(text, ep).with_context(json_name->substr(root.size())));
+  if (shapes && !shapes->empty()) {
+    // Again, with every symbolic size evaluated at the shapes asked for.
+    INGOT_ASSIGN_OR_RETURN(const SymbolValues values, symbol_values_for_shapes(ep, *shapes));
+    ep = ExportedProgram();
+    INGOT_RETURN_IF_ERROR(
+        pt2::parse_exported_program_json(text, ep, &values).with_context(json_name->substr(root.size())));
+  }
   INGOT_RETURN_IF_ERROR(read_weights(zip, root, model_name, ep));
   ep.content_hash = hex_hash(data, size);
   return ep;
@@ -276,14 +283,15 @@ Result<ExportedProgram> read_archive(const uint8_t* data, size_t size) {
 
 }  // namespace
 
-Result<ExportedProgram> read_pt2_memory(const void* data, size_t size, const std::string& display_name) {
-  auto ep = read_archive(static_cast<const uint8_t*>(data), size);
+Result<ExportedProgram> read_pt2_memory(const void* data, size_t size, const std::string& display_name,
+                                        const InputShapes* shapes) {
+  auto ep = read_archive(static_cast<const uint8_t*>(data), size, shapes);
   if (!ep.ok()) return ep.status().with_context(display_name);
   ep->file_name = std::filesystem::path(display_name).filename().string();
   return ep;
 }
 
-Result<ExportedProgram> read_pt2_file(const std::string& path) {
+Result<ExportedProgram> read_pt2_file(const std::string& path, const InputShapes* shapes) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return not_found(path + ": no such file");
   if (std::filesystem::is_directory(path, ec)) return invalid_argument(path + ": is a directory, not a .pt2 file");
@@ -300,7 +308,7 @@ Result<ExportedProgram> read_pt2_file(const std::string& path) {
   in.seekg(0);
   if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size))
     return io_error(path + ": read failed");
-  return read_pt2_memory(bytes.data(), bytes.size(), path);
+  return read_pt2_memory(bytes.data(), bytes.size(), path, shapes);
 }
 
 }  // namespace ingot::frontend
