@@ -146,3 +146,32 @@ def test_python_build_pt2_takes_input_shapes(conv_pt2):
     assert_matches(to_numpy(engine(x)), to_numpy(expected))
     with pytest.raises(ingot.IngotError, match=r"must be in \[1, 64\]"):
         ingot.build_pt2(conv_pt2, backend="cpu", input_shapes={"x": (65, 3, 8, 8)})
+
+
+def test_transformers_bert_with_dynamic_batch_and_sequence(harness, work):
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    config = transformers.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                     intermediate_size=64, max_position_embeddings=128)
+
+    class Bert(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bert = transformers.BertModel(config, add_pooling_layer=False)
+
+        def forward(self, input_ids, attention_mask):
+            return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    model = Bert().eval()
+    batch, seq = Dim("batch", max=32), Dim("seq", min=2, max=128)
+    example = (torch.randint(0, 100, (2, 16)), torch.ones(2, 16, dtype=torch.int64))
+    pt2 = export(model, example, {"input_ids": {0: batch, 1: seq}, "attention_mask": {0: batch, 1: seq}},
+                 work / "bert.pt2")
+    engine, _ = build(pt2, work, "bert3x40", "input_ids=3x40", "attention_mask=3x40")
+    ids = torch.randint(0, 100, (3, 40), generator=torch.Generator().manual_seed(3))
+    mask = torch.ones(3, 40, dtype=torch.int64)
+    mask[1, 30:] = 0
+    with torch.no_grad():
+        expected = model(ids, mask)
+    out = harness.run(engine, {"input_ids": to_numpy(ids), "attention_mask": to_numpy(mask)}, work / "run-bert")
+    assert_matches(out[0], to_numpy(expected))
