@@ -111,6 +111,12 @@ std::string symbol_from_expr(const std::string& expr) {
 // while set, every symbolic size is evaluated with them instead of taking its hint.
 thread_local const SymbolValues* t_symbol_values = nullptr;
 
+// A symbolic size the specialized parse cannot evaluate: not a damaged file, but a
+// model whose sizes ingot cannot recompute for the shapes asked for.
+struct SpecializeError {
+  std::string message;
+};
+
 // The value of a SymExpr: evaluated when the parse specializes, else the hint (-1: none).
 int64_t sym_expr_value(const json& v) {
   if (t_symbol_values) {
@@ -118,7 +124,7 @@ int64_t sym_expr_value(const json& v) {
     try {
       return evaluate_sym_expr(expr, *t_symbol_values);
     } catch (const std::runtime_error& e) {
-      fail(e.what());
+      throw SpecializeError{e.what()};
     }
   }
   int64_t hint = -1;
@@ -544,6 +550,10 @@ Status parse_exported_program_json(const std::string& text, ExportedProgram& ep,
           break;
         }
     }
+  } catch (const SpecializeError& e) {
+    return unsupported("--input-shape: " + e.message +
+                       "; this model's sizes cannot be recomputed for the shapes asked for (without --input-shape "
+                       "it builds at the example inputs' sizes)");
   } catch (const SchemaError& e) {
     return corrupt("the model JSON does not follow the export schema: " + e.message);
   } catch (const std::exception& e) {

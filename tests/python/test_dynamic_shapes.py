@@ -175,3 +175,31 @@ def test_transformers_bert_with_dynamic_batch_and_sequence(harness, work):
         expected = model(ids, mask)
     out = harness.run(engine, {"input_ids": to_numpy(ids), "attention_mask": to_numpy(mask)}, work / "run-bert")
     assert_matches(out[0], to_numpy(expected))
+
+
+def test_a_size_ingot_cannot_recompute_is_refused_not_called_damage(conv_pt2, work):
+    """An intermediate size whose expression uses a function the evaluator does not
+    know (edited into the archive): refused as unsupported, naming the expression."""
+    import zipfile
+    damaged = work / "odd-expr.pt2"
+    with zipfile.ZipFile(conv_pt2) as src, zipfile.ZipFile(damaged, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.endswith(".json") and b'"tensor_values"' in data:
+                doc = json.loads(data)
+                graph = doc["graph_module"]["graph"]
+                inputs = {a["as_tensor"]["name"] for a in graph["inputs"] if "as_tensor" in a}
+                name = next(n for n, meta in graph["tensor_values"].items()
+                            if n not in inputs and "as_expr" in meta["sizes"][0])
+                expr = graph["tensor_values"][name]["sizes"][0]["as_expr"]
+                expr["expr_str"] = "Sin(" + expr["expr_str"] + ")"
+                data = json.dumps(doc).encode()
+            dst.writestr(item, data)
+    engine = work / "odd-expr.engine"
+    proc = run_ingot("convert", damaged, "-o", engine, "--input-shape", "x=4x3x8x8")
+    assert_clean_failure(proc, r"--input-shape: cannot evaluate the symbolic size 'Sin\(.*unknown function 'Sin'.*"
+                               r"cannot be recomputed")
+    assert "damaged" not in proc.stderr and not engine.exists()
+    # Without --input-shape the hints recorded at export are used, as before.
+    proc = run_ingot("convert", damaged, "-o", engine, "--backend", "cpu")
+    assert proc.returncode == 0, describe(proc)
