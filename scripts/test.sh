@@ -34,11 +34,15 @@ echo
 echo "==> fuzzing the engine and .npy readers briefly (libFuzzer)"
 fuzz_status=0
 if command -v clang++-14 >/dev/null 2>&1; then
+  # The configure and build output is kept quiet, but shown when they fail.
+  fuzz_log=$(mktemp)
   "$CMAKE" -S tests/fuzz -B "$BUILD/fuzz" -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 \
-      -DINGOT_FUZZ_SECONDS="${INGOT_FUZZ_SECONDS:-15}" >/dev/null &&
-    "$CMAKE" --build "$BUILD/fuzz" -j "$JOBS" >/dev/null &&
+      -DINGOT_FUZZ_SECONDS="${INGOT_FUZZ_SECONDS:-15}" >"$fuzz_log" 2>&1 &&
+    "$CMAKE" --build "$BUILD/fuzz" -j "$JOBS" >>"$fuzz_log" 2>&1 ||
+    { tail -n 40 "$fuzz_log"; false; } &&
     "$CTEST" --test-dir "$BUILD/fuzz" -L fuzz --output-on-failure
   fuzz_status=$?
+  rm -f "$fuzz_log"
 else
   echo "clang++-14 not found: fuzz run skipped (scripts/setup.sh installs it)"
 fi
