@@ -70,7 +70,8 @@ void register_convert_command(CLI::App& app, Action& action) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--input-shape", args->input_shapes,
                   "NAME=D0xD1x...: build for this shape of input NAME, for a model exported with dynamic dims "
-                  "(torch.export.Dim); repeatable. Static dims must match, dynamic ones lie in the exported range");
+                  "(torch.export.Dim); repeatable. Static dims must match, dynamic ones lie in the exported range")
+      ->allow_extra_args(false);  // one shape a flag, so a model path after it is not taken for a second shape
   cmd->add_flag("-q,--quiet", args->quiet, "print nothing but errors");
   cmd->callback([&action, args] {
     // A malformed --input-shape is a bad command line (exit 2), like CLI11's own errors.

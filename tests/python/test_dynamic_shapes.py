@@ -203,3 +203,12 @@ def test_a_size_ingot_cannot_recompute_is_refused_not_called_damage(conv_pt2, wo
     # Without --input-shape the hints recorded at export are used, as before.
     proc = run_ingot("convert", damaged, "-o", engine, "--backend", "cpu")
     assert proc.returncode == 0, describe(proc)
+
+
+def test_input_shape_flags_anywhere_on_the_command_line(conv_pt2, work):
+    engine = work / "flag-first.engine"
+    proc = run_ingot("convert", "--input-shape", "x=5x3x8x8", conv_pt2, "-o", engine, "--backend", "cpu")
+    assert proc.returncode == 0, describe(proc)
+    assert json.loads(run_ingot("inspect", engine, "--json").stdout)["inputs"][0]["shape"] == [5, 3, 8, 8]
+    proc = run_ingot("convert", conv_pt2, "-o", engine, "--input-shape", "x=4x3x8x8", "--input-shape", "x=5x3x8x8")
+    assert proc.returncode == 2 and "given twice" in proc.stderr, describe(proc)
