@@ -4,14 +4,16 @@
 // and zeros for rows whose every key is masked (torch's SDPA and the CPU kernel).
 //
 // This file parses the step, picks a tactic and holds the fallback tactic. The
-// tactics, in tie-break order (attention_tactics): "flash" and "flash32" (WMMA
-// tensor cores, 64- or 32-row query blocks, attention_flash.cu), "mma" and
-// "mma32" (raw mma.sync flash attention with everything in registers, 64- or
-// 32-row query blocks, attention_mma.cu; "mma_k32": 64-row blocks, 32-key
-// steps), "cudnn" (cuDNN's fused attention engine, attention_cudnn.cc), "gemm" (cuBLASLt + softmax, attention_gemm.cu)
-// and "rows" (below). "" runs flash, else gemm, else rows (the
-// tuner picks mma where it measures faster); the choice and any library
-// descriptors are built on the first run and cached in the step state.
+// tactics (attention_tactics lists them in the tuner's order): "flash" and
+// "flash32" (WMMA tensor cores, 64- or 32-row query blocks, attention_flash.cu),
+// "mma" and "mma32" (raw mma.sync flash attention with everything in registers,
+// 64- or 32-row query blocks, attention_mma.cu; "mma_k32": 64-row blocks, 32-key
+// steps), "cudnn" (cuDNN's fused attention engine, attention_cudnn.cc; with
+// ":composite" / ":unified" and ":<plan>" a chosen implementation and plan),
+// "gemm" (cuBLASLt + softmax, attention_gemm.cu) and "rows" (below). "" runs
+// flash, else gemm, else rows (the tuner picks the others where it measures them
+// faster); the choice and any library descriptors are built on the first run and
+// cached in the step state.
 //
 // rows: one warp per query row, streaming keys 32 at a time with an online
 // softmax (running max and sum, accumulator rescaled as the max grows), so any

@@ -121,7 +121,6 @@ class CudnnSdpaPlan {
   fe::graph::Graph graph;
   CudnnSdpaDesc desc;
   int64_t workspace = 0;
-  int64_t index = 0;  // of the execution plan built and run
 };
 
 bool cudnn_sdpa_available() { return true; }
@@ -171,7 +170,6 @@ Result<std::shared_ptr<const CudnnSdpaPlan>> build_plan(const CudnnSdpaDesc& d, 
     INGOT_FE_RETURN_IF_ERROR(g.build_plan_at_index(handle, d.plan_index), kWho, "plan build");
     INGOT_FE_RETURN_IF_ERROR(g.get_workspace_size_plan_at_index(d.plan_index, plan->workspace), kWho,
                              "workspace size");
-    plan->index = d.plan_index;
   }
   if (plan->workspace < 0 || static_cast<size_t>(plan->workspace) > workspace_bytes)
     return unsupported("[cuda attention] cudnn: needs " + std::to_string(plan->workspace) +
@@ -200,8 +198,8 @@ Status cudnn_sdpa_run(const CudnnSdpaPlan& plan, cudnnContext* handle, cudaStrea
   std::unordered_map<int64_t, void*> pack = {
       {kQ, at(q, d.q)}, {kK, at(k, d.k)}, {kV, at(v, d.v)}, {kO, at(out, d.out)}};
   if (d.has_bias) pack[kBias] = const_cast<void*>(bias);
-  auto status = plan.index == 0 ? plan.graph.execute(handle, pack, workspace)
-                                : plan.graph.execute_plan_at_index(handle, pack, workspace, plan.index);
+  auto status = d.plan_index == 0 ? plan.graph.execute(handle, pack, workspace)
+                                  : plan.graph.execute_plan_at_index(handle, pack, workspace, d.plan_index);
   if (status.is_bad()) return device_error(std::string(kWho) + "execute: " + status.get_message());
   return {};
 }
