@@ -268,11 +268,12 @@ void print_stats(const char* what, const Stats& s) {
             << s.mean << "  max " << s.max << " ms\n";
 }
 
-void print_profile(const std::vector<ProfileRow>& rows, int iterations) {
+void print_profile(const std::vector<ProfileRow>& rows, int iterations, bool cuda) {
   double total = 0;
   for (const auto& r : rows) total += r.ms;
-  std::cout << "\nper-step profile (GPU time per step, run eagerly without launch gaps; mean of " << iterations
-            << " runs; sum " << std::fixed << std::setprecision(4) << total << " ms):\n";
+  std::cout << "\nper-step profile (each step timed on its own" << (cuda ? ", replayed in a CUDA graph of its own" : "")
+            << "; mean of " << iterations << " runs; sum " << std::fixed << std::setprecision(4) << total
+            << " ms):\n";
   std::cout << std::left << std::setw(7) << "  step" << std::setw(18) << "op" << std::setw(22) << "tactic"
             << std::setw(40) << "source node" << std::right << std::setw(11) << "ms" << std::setw(9) << "%" << "\n";
   for (const auto& r : rows) {
@@ -415,7 +416,7 @@ int bench_engine(const BenchArgs& args) {
   print_stats("latency", latency_stats);
   if (is_cuda) print_stats("gpu compute", gpu_stats);
   print_stats(is_cuda ? "host enqueue" : "host run call", enqueue_stats);
-  if (rows) print_profile(*rows, args.profile_iterations);
+  if (rows) print_profile(*rows, args.profile_iterations, is_cuda);
 
   if (!args.json_path.empty()) {
     nlohmann::json j;
@@ -465,7 +466,7 @@ void register_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--duration-s", args->duration_s, "timed duration (at least 10 runs)")->capture_default_str();
   cmd->add_option("--iterations", args->iterations, "exactly this many timed runs (overrides --duration-s)");
   cmd->add_option("--batch-label", args->batch_label, "free-text label recorded in the report and JSON");
-  cmd->add_flag("--profile", args->profile, "time every step (eager, no graph) and print them sorted by time");
+  cmd->add_flag("--profile", args->profile, "time every step on its own (CUDA: each replayed in a graph of its own) and print them sorted by time");
   cmd->add_option("--profile-iterations", args->profile_iterations, "runs averaged by --profile")->capture_default_str();
   cmd->add_option("--json", args->json_path, "write all numbers to this JSON file");
   cmd->add_flag("--no-graph", args->no_graph, "CUDA: run eagerly, without capturing a CUDA graph");
