@@ -117,8 +117,19 @@ template <int kWarps> __device__ __forceinline__ float2 row_sum2(float2 v, float
 // come from the registers, and the row is written once. Requires inner % Pack16<T>::kSize
 // == 0, 16-byte aligned x/y/w/b and inner <= kVecs * 32 * kWarps * kSize. Block: (32 *
 // kWarps, rows per block); rows per block must be 1 when kWarps > 1 (block-wide syncs).
+// One value's sum over the row (see row_sum2): a single shuffle chain when the row is one warp.
+template <int kWarps> __device__ __forceinline__ float row_sum1(float v, float2* smem) {
+  if constexpr (kWarps == 1) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+  } else {
+    return row_sum2<kWarps>(make_float2(v, 0.f), smem).x;
+  }
+}
+
 template <typename T, int kWarps, int kVecs>
-__global__ void __launch_bounds__(kMaxVecBlock) row_norm_vec_kernel(const T* x, T* y, int64_t rows, int inner,
+__global__ void __launch_bounds__(kMaxVecBlock) row_norm_vec_kernel(const T* __restrict__ x, T* __restrict__ y,
+                                                                     int64_t rows, int inner,
                                                                      const T* __restrict__ w,
                                                                      const T* __restrict__ b, float eps, bool rms) {
   constexpr int kSize = Pack16<T>::kSize;
@@ -164,14 +175,14 @@ __global__ void __launch_bounds__(kMaxVecBlock) row_norm_vec_kernel(const T* x, 
       for (int k = 0; k < kVecs; ++k)
 #pragma unroll
         for (int j = 0; j < kSize; ++j) sq += v[k][j] * v[k][j];
-      inv = rsqrtf(row_sum2<kWarps>(make_float2(sq, 0.f), smem).x * inv_n + eps);
+      inv = rsqrtf(row_sum1<kWarps>(sq, smem) * inv_n + eps);
     } else {
       float s = 0.f;
 #pragma unroll
       for (int k = 0; k < kVecs; ++k)
 #pragma unroll
         for (int j = 0; j < kSize; ++j) s += v[k][j];
-      const float mean = row_sum2<kWarps>(make_float2(s, 0.f), smem).x * inv_n;
+      const float mean = row_sum1<kWarps>(s, smem) * inv_n;
       float s1 = 0.f, s2 = 0.f;
 #pragma unroll
       for (int k = 0; k < kVecs; ++k) {
