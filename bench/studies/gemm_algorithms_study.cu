@@ -1,0 +1,103 @@
+// cuBLASLt study on the linear layers of BERT-base and ViT-B/16 at batch 32 (fp16,
+// weights [N, K] as nn.Linear keeps them): the heuristic's algorithms (first 8 of 32
+// asked for) with and without the bias epilogue, timed in CUDA graphs on random data,
+// and with an argument (any) also each of the first 8 with its K split 2/3/4/6 ways
+// under all three reduction schemes. Seventh session, H100: the heuristic's best
+// reach 516-700 TFLOP/s on random data (580-840 on constant data, which draws less
+// power); every split-K form was 2-3x slower (BERT out-projection 8.3 us unsplit,
+// 24.0 us at best split), so ingot offers no split-K tactics.
+//   nvcc -O2 -arch=sm_90 -std=c++17 -o gemm_study bench/studies/gemm_algorithms_study.cu -lcublasLt
+// (CMake builds it as ingot_gemm_study with CUDA).
+#include <cublasLt.h>
+#include <cuda_fp16.h>
+#include <cstdio>
+static cudaStream_t s;
+template <typename F> float time_graph(F launch, int reps = 50) {
+  launch(); cudaStreamSynchronize(s);
+  cudaGraph_t g; cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal);
+  for (int i = 0; i < reps; ++i) launch();
+  cudaStreamEndCapture(s, &g); cudaGraphExec_t ge;
+  if (cudaGraphInstantiate(&ge, g, 0) != cudaSuccess) return -1;
+  cudaGraphLaunch(ge, s);
+  cudaEvent_t a, b; cudaEventCreate(&a); cudaEventCreate(&b);
+  float best = 1e9;
+  for (int r = 0; r < 3; ++r) { cudaEventRecord(a, s); cudaGraphLaunch(ge, s); cudaEventRecord(b, s); cudaEventSynchronize(b);
+    float ms; cudaEventElapsedTime(&ms, a, b); best = best < ms ? best : ms; }
+  cudaGraphExecDestroy(ge); cudaGraphDestroy(g);
+  return best * 1000 / reps;
+}
+__global__ void fill_kernel(__half* p, size_t n, float scale, unsigned seed) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    unsigned h = (unsigned)i * 2654435761u ^ seed; h ^= h >> 13; h *= 0x5bd1e995u; h ^= h >> 15;
+    p[i] = __float2half(((h & 0xffffff) / 16777216.0f * 2.f - 1.f) * scale);
+  }
+}
+static unsigned g_seed = 1;
+void fill_random(__half* p, size_t n, float scale) { fill_kernel<<<1024, 256>>>(p, n, scale, g_seed++ * 7919u); cudaDeviceSynchronize(); }
+int main(int argc, char** argv) {
+  const bool try_split = argc > 1;
+  cudaStreamCreate(&s);
+  cublasLtHandle_t h; cublasLtCreate(&h);
+  size_t ws_bytes = 64 << 20; void* ws; cudaMalloc(&ws, ws_bytes);
+  struct Shape { const char* name; int M, N, K; };
+  Shape shapes[] = {{"bert qkv", 4096, 2304, 768}, {"bert out", 4096, 768, 768}, {"bert ffn1", 4096, 3072, 768},
+                    {"bert ffn2", 4096, 768, 3072}, {"vit qkv", 6304, 2304, 768}, {"vit out", 6304, 768, 768},
+                    {"vit ffn1", 6304, 3072, 768}, {"vit ffn2", 6304, 768, 3072}};
+  for (auto& sh : shapes) {
+    __half *A, *W, *D, *bias; cudaMalloc(&A, (size_t)sh.M * sh.K * 2); cudaMalloc(&W, (size_t)sh.N * sh.K * 2);
+    cudaMalloc(&D, (size_t)sh.M * sh.N * 2); cudaMalloc(&bias, sh.N * 2);
+    fill_random(A, (size_t)sh.M * sh.K, 1.0f); fill_random(W, (size_t)sh.N * sh.K, 0.036f); fill_random(bias, sh.N, 0.1f);
+    for (int with_bias = 0; with_bias < 2; ++with_bias) {
+    cublasLtMatmulDesc_t desc; cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F);
+    cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta);
+    cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb);
+    if (with_bias) { cublasLtEpilogue_t e = CUBLASLT_EPILOGUE_BIAS; cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &e, sizeof e);
+      cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias); }
+    cublasLtMatrixLayout_t la, lb, lc;
+    cublasLtMatrixLayoutCreate(&la, CUDA_R_16F, sh.K, sh.N, sh.K);
+    cublasLtMatrixLayoutCreate(&lb, CUDA_R_16F, sh.K, sh.M, sh.K);
+    cublasLtMatrixLayoutCreate(&lc, CUDA_R_16F, sh.N, sh.M, sh.N);
+    cublasLtMatmulPreference_t pref; cublasLtMatmulPreferenceCreate(&pref);
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws_bytes, sizeof ws_bytes);
+    cublasLtMatmulHeuristicResult_t res[32] = {}; int found = 0;  // (a std::vector here trips an nvcc 13 internal error under C++20)
+    cublasLtMatmulAlgoGetHeuristic(h, desc, la, lb, lc, lc, pref, 32, res, &found);
+    float alpha = 1, beta = 0;
+    double flop = 2.0 * sh.M * sh.N * sh.K;
+    auto time_algo = [&](const cublasLtMatmulAlgo_t& algo, size_t wsz) {
+      return time_graph([&] { cublasLtMatmul(h, desc, &alpha, W, la, A, lb, &beta, D, lc, D, lc, &algo, ws, wsz, s); });
+    };
+    float best_h = 1e9, best_split = 1e9; int best_h_i = -1; const char* best_split_desc = "";
+    static char buf[128];
+    for (int i = 0; i < found; ++i) {
+      float us = time_algo(res[i].algo, res[i].workspaceSize);
+      int tile = 0, splitk = 0, cl = 0; size_t w;
+      cublasLtMatmulAlgoConfigGetAttribute(&res[i].algo, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof tile, &w);
+      cublasLtMatmulAlgoConfigGetAttribute(&res[i].algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &splitk, sizeof splitk, &w);
+      cublasLtMatmulAlgoConfigGetAttribute(&res[i].algo, CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID, &cl, sizeof cl, &w);
+      if (i < 8) printf("  %-10s bias%d lt:%-2d %7.2f us %6.0f TF/s tile %d splitk %d cluster %d ws %zu\n", sh.name, with_bias, i, us, flop / us / 1e6, tile, splitk, cl, res[i].workspaceSize);
+      if (us > 0 && us < best_h) { best_h = us; best_h_i = i; }
+      if (i >= 8 || !try_split) continue;
+      for (int sk : {2, 3, 4, 6}) {
+        for (int scheme : {CUBLASLT_REDUCTION_SCHEME_INPLACE, CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE, CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE}) {
+          cublasLtMatmulAlgo_t a = res[i].algo;
+          if (cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &sk, sizeof sk) != CUBLAS_STATUS_SUCCESS) continue;
+          uint32_t sc = scheme;
+          if (cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &sc, sizeof sc) != CUBLAS_STATUS_SUCCESS) continue;
+          cublasLtMatmulHeuristicResult_t chk{};
+          if (cublasLtMatmulAlgoCheck(h, desc, la, lb, lc, lc, &a, &chk) != CUBLAS_STATUS_SUCCESS) continue;
+          if (chk.workspaceSize > ws_bytes) continue;
+          float us = time_algo(a, chk.workspaceSize);
+          if (us > 0 && us < best_split) { best_split = us; snprintf(buf, sizeof buf, "lt:%d splitk %d scheme %d", i, sk, scheme); best_split_desc = buf; }
+        }
+      }
+    }
+    printf("%-10s bias%d M%d N%d K%d: heuristic %d algos, best lt:%d %.2f us (%.0f TF/s); best split-K %s %.2f us (%.0f TF/s)\n",
+           sh.name, with_bias, sh.M, sh.N, sh.K, found, best_h_i, best_h, flop / best_h / 1e6, best_split_desc, best_split, flop / best_split / 1e6);
+    cublasLtMatmulPreferenceDestroy(pref); cublasLtMatrixLayoutDestroy(la); cublasLtMatrixLayoutDestroy(lb); cublasLtMatrixLayoutDestroy(lc);
+    cublasLtMatmulDescDestroy(desc);
+    }
+    cudaFree(A); cudaFree(W); cudaFree(D); cudaFree(bias);
+  }
+  printf("done: %s\n", cudaGetErrorString(cudaDeviceSynchronize()));
+}
