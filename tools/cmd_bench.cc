@@ -6,9 +6,9 @@
 // enqueue call). CUDA inputs and outputs stay in device memory during timing
 // (like trtexec --noDataTransfers), so the numbers are the engine's own work.
 // --profile times every plan step through a separate backend context
-// (BackendContext::profile_steps, eager, no CUDA graph, each step's GPU time
-// without the host's launch overhead) and prints the steps sorted by time with
-// the tactic the tuner chose. --json writes every number for scripts (bench/compare.py).
+// (BackendContext::profile_steps; on CUDA each step replayed in a CUDA graph of
+// its own, so the steps add up to the engine's latency) and prints the steps
+// sorted by time with the tactic the tuner chose. --json writes every number for scripts (bench/compare.py).
 //
 // Input loading duplicates a few lines of cmd_run.cc on purpose: those helpers
 // are private to that file, and the two commands may diverge (bench needs device

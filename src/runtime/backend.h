@@ -21,10 +21,11 @@ class BackendContext {
   // synchronize: wait for completion before returning.
   virtual Status execute(const std::vector<TensorView>& inputs, const std::vector<TensorView>& outputs,
                          void* stream, bool synchronize) = 0;
-  // Profiling (`ingot bench --profile`): runs the plan eagerly (no CUDA graph)
-  // once to warm up, then `iterations` more times timing every step on its own,
-  // and returns the mean milliseconds of each step in plan order. Same inputs
-  // and outputs contract as execute(); returns after all work has finished.
+  // Profiling (`ingot bench --profile`): runs the plan once to warm up, then
+  // times every step on its own `iterations` times (CUDA: replayed in a CUDA
+  // graph of its own, as the engine's graph runs it), and returns the mean
+  // milliseconds of each step in plan order. Same inputs and outputs contract as
+  // execute(); returns after all work has finished.
   virtual Result<std::vector<double>> profile_steps(const std::vector<TensorView>& inputs,
                                                     const std::vector<TensorView>& outputs, void* stream,
                                                     int iterations) {
