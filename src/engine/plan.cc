@@ -266,6 +266,36 @@ Status validate_io(const Plan& plan, const std::vector<int32_t>& ids, TensorStor
   return {};
 }
 
+// The writer stores every string as a C string, so a NUL byte would cut it short
+// and the engine would read back other names than it was given (two names that
+// differ after the NUL would become one, which the checks above cannot see).
+Status validate_strings(const Plan& plan) {
+  auto check = [](const std::string& value, const std::string& what) -> Status {
+    if (value.find('\0') != std::string::npos) return bad(what + " holds a NUL byte");
+    return {};
+  };
+  for (size_t i = 0; i < plan.tensors.size(); ++i)
+    INGOT_RETURN_IF_ERROR(check(plan.tensors[i].name, "the name of tensor " + std::to_string(i)));
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const PlanStep& step = plan.steps[i];
+    const std::string label = "step " + std::to_string(i) + "'s ";
+    INGOT_RETURN_IF_ERROR(check(step.tactic, label + "tactic"));
+    for (const std::string* field : {&step.source.node_name, &step.source.aten_target, &step.source.location,
+                                     &step.source.code})
+      INGOT_RETURN_IF_ERROR(check(*field, label + "source record"));
+  }
+  for (const PlanSymbol& symbol : plan.symbols) INGOT_RETURN_IF_ERROR(check(symbol.name, "a symbol's name"));
+  const BuildInfo& b = plan.build;
+  for (const std::string* field : {&b.ingot_version, &b.model_file, &b.model_hash, &b.torch_version, &b.ir_dialect,
+                                   &b.backend, &b.target, &b.cuda_version, &b.cublas_version, &b.cudnn_version})
+    INGOT_RETURN_IF_ERROR(check(*field, "the build record"));
+  for (const auto& [key, value] : b.options) {
+    INGOT_RETURN_IF_ERROR(check(key, "a build option's name"));
+    INGOT_RETURN_IF_ERROR(check(value, "build option '" + key + "'"));
+  }
+  return {};
+}
+
 }  // namespace
 
 int64_t PlanTensor::numel() const {
@@ -281,6 +311,7 @@ Status validate_plan(const Plan& plan) {
   if (plan.tensors.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max()))
     return bad("too many tensors");
   if (plan.outputs.empty()) return bad("the plan has no outputs");
+  INGOT_RETURN_IF_ERROR(validate_strings(plan));
   // Tensors first: steps rely on validated shapes.
   for (size_t i = 0; i < plan.tensors.size(); ++i) INGOT_RETURN_IF_ERROR(validate_tensor(plan, i));
   INGOT_RETURN_IF_ERROR(validate_io(plan, plan.inputs, TensorStorage::kInput, "input"));

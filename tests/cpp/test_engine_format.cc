@@ -251,6 +251,19 @@ TEST(EngineFormat, WriterRejectsInvalidPlans) {
     ASSERT_FALSE(r.ok());
     EXPECT_TRUE(contains(r.status().message(), "has 2 inputs, expected 1")) << r.status().message();
   }
+  // Strings are stored as C strings: one with a NUL byte would come back cut short
+  // (two output names differing after the NUL read back as one: found by the fuzzer).
+  for (int field = 0; field < 3; ++field) {
+    Plan p = small_plan();
+    std::string* target = field == 0 ? &p.tensors[p.outputs[0]].name
+                          : field == 1 ? &p.steps[0].tactic
+                                       : &p.build.model_file;
+    target->push_back('\0');
+    target->push_back('x');
+    auto r = serialize_plan(p);
+    ASSERT_FALSE(r.ok()) << field;
+    EXPECT_TRUE(contains(r.status().message(), "holds a NUL byte")) << r.status().message();
+  }
 }
 
 TEST(EngineFormat, TruncatedAtEveryLength) {
