@@ -177,10 +177,10 @@ class CudaContext final : public BackendContext {
     }
     INGOT_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
 
-    std::vector<double> total_ms(n, -1.0);
+    std::vector<double> step_ms(n, -1.0);  // -1: not captured, timed eagerly below
     for (size_t s = 0; s < n; ++s) {
       Result<double> ms = time_step_in_graph(s, stream, iterations);
-      if (ms.ok()) total_ms[s] = ms.value() * iterations;  // divided by iterations below, as the eager times are
+      if (ms.ok()) step_ms[s] = ms.value();
       else cudaGetLastError();  // a failed capture: timed eagerly below (a real fault fails there too)
     }
 
@@ -198,7 +198,7 @@ class CudaContext final : public BackendContext {
     std::vector<double> eager_ms(n, 0.0);
     for (int it = 0; it < iterations && status.ok(); ++it) {
       for (size_t s = 0; s < n && status.ok(); ++s) {
-        if (total_ms[s] >= 0) continue;  // timed in its graph
+        if (step_ms[s] >= 0) continue;  // timed in its graph
         // Twice the host time plus a margin: the enqueue varies from run to run.
         status = gpu_delay(50.0 + 2.0 * host_us[s], stream);
         if (status.ok()) status = cuda_status(cudaEventRecord(starts[s], stream), "cudaEventRecord");
@@ -210,14 +210,14 @@ class CudaContext final : public BackendContext {
       }
       if (status.ok()) status = cuda_status(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
       for (size_t s = 0; s < n && status.ok(); ++s) {
-        if (total_ms[s] >= 0) continue;
+        if (step_ms[s] >= 0) continue;
         float ms = 0;
         status = cuda_status(cudaEventElapsedTime(&ms, starts[s], ends[s]), "cudaEventElapsedTime");
         eager_ms[s] += ms;
       }
     }
     for (size_t s = 0; s < n; ++s)
-      if (total_ms[s] < 0) total_ms[s] = eager_ms[s];
+      if (step_ms[s] < 0) step_ms[s] = eager_ms[s] / iterations;
     // Replayed steps that write over an input (in-place steps) changed the values
     // downstream: one full run restores the outputs.
     if (status.ok()) status = run_steps(stream);
@@ -225,8 +225,7 @@ class CudaContext final : public BackendContext {
     if (status.ok()) status = cuda_status(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
     destroy_events();
     if (!status.ok()) return status;
-    for (double& t : total_ms) t /= iterations;
-    return total_ms;
+    return step_ms;
   }
 
  private:

@@ -112,11 +112,6 @@ template <int kWarps> __device__ __forceinline__ float2 row_sum2(float2 v, float
   return v;
 }
 
-// Each row is read once into registers: thread `lane` (of 32 * kWarps per row) holds
-// 16-byte vectors lane, lane + 32 * kWarps, ... (kVecs of them; coalesced), statistics
-// come from the registers, and the row is written once. Requires inner % Pack16<T>::kSize
-// == 0, 16-byte aligned x/y/w/b and inner <= kVecs * 32 * kWarps * kSize. Block: (32 *
-// kWarps, rows per block); rows per block must be 1 when kWarps > 1 (block-wide syncs).
 // One value's sum over the row (see row_sum2): a single shuffle chain when the row is one warp.
 template <int kWarps> __device__ __forceinline__ float row_sum1(float v, float2* smem) {
   if constexpr (kWarps == 1) {
@@ -127,6 +122,11 @@ template <int kWarps> __device__ __forceinline__ float row_sum1(float v, float2*
   }
 }
 
+// Each row is read once into registers: thread `lane` (of 32 * kWarps per row) holds
+// 16-byte vectors lane, lane + 32 * kWarps, ... (kVecs of them; coalesced), statistics
+// come from the registers, and the row is written once. Requires inner % Pack16<T>::kSize
+// == 0, 16-byte aligned x/y/w/b and inner <= kVecs * 32 * kWarps * kSize. Block: (32 *
+// kWarps, rows per block); rows per block must be 1 when kWarps > 1 (block-wide syncs).
 template <typename T, int kWarps, int kVecs>
 __global__ void __launch_bounds__(kMaxVecBlock) row_norm_vec_kernel(const T* __restrict__ x, T* __restrict__ y,
                                                                      int64_t rows, int inner,
