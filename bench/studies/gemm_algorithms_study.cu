@@ -2,15 +2,18 @@
 // weights [N, K] as nn.Linear keeps them): the heuristic's algorithms (first 8 of 32
 // asked for) with and without the bias epilogue, timed in CUDA graphs on random data,
 // and with an argument (any) also each of the first 8 with its K split 2/3/4/6 ways
-// under all three reduction schemes. Seventh session, H100: the heuristic's best
+// under all three reduction schemes; `search`: also every configuration cuBLASLt
+// accepts (algorithm ids x tiles x stages x cluster shapes x swizzle). Seventh session, H100: the heuristic's best
 // reach 516-700 TFLOP/s on random data (580-840 on constant data, which draws less
 // power); every split-K form was 2-3x slower (BERT out-projection 8.3 us unsplit,
 // 24.0 us at best split), so ingot offers no split-K tactics.
 //   nvcc -O2 -arch=sm_90 -std=c++17 -o gemm_study bench/studies/gemm_algorithms_study.cu -lcublasLt
-// (CMake builds it as ingot_gemm_study with CUDA).
+// (CMake builds it as ingot_gemm_study with CUDA). Arguments: none, `splitk` or `search`.
 #include <cublasLt.h>
 #include <cuda_fp16.h>
+#include <chrono>
 #include <cstdio>
+#include <string>
 static cudaStream_t s;
 template <typename F> float time_graph(F launch, int reps = 50) {
   launch(); cudaStreamSynchronize(s);
@@ -34,8 +37,55 @@ __global__ void fill_kernel(__half* p, size_t n, float scale, unsigned seed) {
 }
 static unsigned g_seed = 1;
 void fill_random(__half* p, size_t n, float scale) { fill_kernel<<<1024, 256>>>(p, n, scale, g_seed++ * 7919u); cudaDeviceSynchronize(); }
+// Every configuration cuBLASLt accepts for the problem, not only the heuristic's:
+// each algorithm id, each of its tiles and stage counts, four cluster shapes and
+// both swizzles; keeps the fastest `keep` (time in us) and prints them.
+struct Found { float us; int id, tile, stages, cluster, swizzle; };
+int search_configs(cublasLtHandle_t h, cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t la, cublasLtMatrixLayout_t lb,
+                   cublasLtMatrixLayout_t lc, size_t ws_bytes, float (*time_algo)(const cublasLtMatmulAlgo_t&, size_t, void*),
+                   void* ctx, Found* best, int keep) {
+  int ids[128], n_ids = 0, tried = 0, kept = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(8);  // per problem
+  cublasLtMatmulAlgoGetIds(h, CUBLAS_COMPUTE_32F, CUDA_R_32F, CUDA_R_16F, CUDA_R_16F, CUDA_R_16F, CUDA_R_16F, 128, ids, &n_ids);
+  for (int a = 0; a < n_ids; ++a) {
+    cublasLtMatmulAlgo_t algo;
+    if (cublasLtMatmulAlgoInit(h, CUBLAS_COMPUTE_32F, CUDA_R_32F, CUDA_R_16F, CUDA_R_16F, CUDA_R_16F, CUDA_R_16F, ids[a], &algo) != CUBLAS_STATUS_SUCCESS) continue;
+    uint32_t tiles[256], stages[256]; size_t tb = 0, sb = 0;
+    cublasLtMatmulAlgoCapGetAttribute(&algo, CUBLASLT_ALGO_CAP_TILE_IDS, tiles, sizeof tiles, &tb);
+    cublasLtMatmulAlgoCapGetAttribute(&algo, CUBLASLT_ALGO_CAP_STAGES_IDS, stages, sizeof stages, &sb);
+    int n_tiles = (int)(tb / 4), n_stages = (int)(sb / 4);
+    if (n_tiles == 0) { tiles[0] = 0; n_tiles = 1; }
+    if (n_stages == 0) { stages[0] = 0; n_stages = 1; }
+    int swz_cap = 0; size_t w;
+    cublasLtMatmulAlgoCapGetAttribute(&algo, CUBLASLT_ALGO_CAP_CTA_SWIZZLING_SUPPORT, &swz_cap, sizeof swz_cap, &w);
+    for (int t = 0; t < n_tiles; ++t) for (int st = 0; st < n_stages; ++st) for (uint16_t cl : {0, 2, 3, 5}) for (int swz = 0; swz <= swz_cap; ++swz) {
+      cublasLtMatmulAlgo_t c = algo; uint32_t tile = tiles[t], stage = stages[st], sw = swz; int32_t one = 1;
+      cublasLtMatmulAlgoConfigSetAttribute(&c, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof tile);
+      cublasLtMatmulAlgoConfigSetAttribute(&c, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stage, sizeof stage);
+      cublasLtMatmulAlgoConfigSetAttribute(&c, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &one, sizeof one);
+      cublasLtMatmulAlgoConfigSetAttribute(&c, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING, &sw, sizeof sw);
+      if (cublasLtMatmulAlgoConfigSetAttribute(&c, CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID, &cl, sizeof cl) != CUBLAS_STATUS_SUCCESS && cl) continue;
+      cublasLtMatmulHeuristicResult_t chk{};
+      if (cublasLtMatmulAlgoCheck(h, desc, la, lb, lc, lc, &c, &chk) != CUBLAS_STATUS_SUCCESS || chk.workspaceSize > ws_bytes) continue;
+      if (std::chrono::steady_clock::now() > deadline) { printf("    (8 s search limit reached)\n"); goto done; }
+      ++tried;
+      float us = time_algo(c, chk.workspaceSize, ctx);
+      if (us <= 0) continue;
+      Found f{us, ids[a], (int)tile, (int)stage, cl, swz};
+      int pos = kept < keep ? kept++ : keep;
+      if (pos == keep) { if (us >= best[keep - 1].us) continue; pos = keep - 1; }
+      while (pos > 0 && best[pos - 1].us > us) { best[pos] = best[pos - 1]; --pos; }
+      best[pos] = f;
+    }
+  }
+done:
+  for (int i = 0; i < kept; ++i)
+    printf("    search #%d: %.2f us algo %d tile %d stages %d cluster %d swizzle %d\n", i, best[i].us, best[i].id, best[i].tile, best[i].stages, best[i].cluster, best[i].swizzle);
+  return tried;
+}
 int main(int argc, char** argv) {
-  const bool try_split = argc > 1;
+  const bool try_split = argc > 1 && std::string(argv[1]) == "splitk";
+  const bool search = argc > 1 && std::string(argv[1]) == "search";
   cudaStreamCreate(&s);
   cublasLtHandle_t h; cublasLtCreate(&h);
   size_t ws_bytes = 64 << 20; void* ws; cudaMalloc(&ws, ws_bytes);
@@ -91,6 +141,17 @@ int main(int argc, char** argv) {
           if (us > 0 && us < best_split) { best_split = us; snprintf(buf, sizeof buf, "lt:%d splitk %d scheme %d", i, sk, scheme); best_split_desc = buf; }
         }
       }
+    }
+    if (search && with_bias) {
+      struct Ctx { cublasLtHandle_t h; cublasLtMatmulDesc_t desc; cublasLtMatrixLayout_t la, lb, lc; __half *W, *A, *D; void* ws; };
+      Ctx ctx{h, desc, la, lb, lc, W, A, D, ws};
+      auto timer = [](const cublasLtMatmulAlgo_t& algo, size_t wsz, void* p) {
+        Ctx& c = *static_cast<Ctx*>(p); float al = 1, be = 0;
+        return time_graph([&] { cublasLtMatmul(c.h, c.desc, &al, c.W, c.la, c.A, c.lb, &be, c.D, c.lc, c.D, c.lc, &algo, c.ws, wsz, s); }, 20);
+      };
+      Found top[5];
+      int tried = search_configs(h, desc, la, lb, lc, ws_bytes, timer, &ctx, top, 5);
+      printf("%-10s search: %d configurations, best %.2f us (%.0f TF/s) vs heuristic best %.2f\n", sh.name, tried, top[0].us, flop / top[0].us / 1e6, best_h);
     }
     printf("%-10s bias%d M%d N%d K%d: heuristic %d algos, best lt:%d %.2f us (%.0f TF/s); best split-K %s %.2f us (%.0f TF/s)\n",
            sh.name, with_bias, sh.M, sh.N, sh.K, found, best_h_i, best_h, flop / best_h / 1e6, best_split_desc, best_split, flop / best_split / 1e6);

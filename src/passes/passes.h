@@ -97,6 +97,13 @@ bool run_fold_attention_views(Graph& g, bool cuda_backend);
 // whose cuDNN attention otherwise converts the mask in every step.
 bool run_additive_attention_masks(Graph& g);
 
+// Slices of rows (a classifier's class token, the last position) move above the
+// row-wise ops that produce them (gemm, norms, elementwise ops, views, attention's
+// query rows), which then compute only the kept rows; returns how many ops were
+// narrowed (hoist_slices.cc). Runs after fold_attention_views, whose strided
+// attention views it narrows.
+int run_hoist_slices(Graph& g);
+
 // A float cast and a permute of the same elements (through reshapes) into one
 // Reformat that moves and converts in one copy (fold_reformat.cc): a network's
 // float32 image read into 16-bit channels-last or patches.

@@ -182,6 +182,16 @@ Status run_pipeline(Graph& g, const BuildOptions& options, const std::function<v
   INGOT_RETURN_IF_ERROR(run_fusion(g, options, say));
   INGOT_RETURN_IF_ERROR(lower_precision(g, options, say));
   INGOT_RETURN_IF_ERROR(fold_attention(g, options, say));
+  // After the attention views exist (it narrows them); before fold_reformat, which
+  // only looks at the model's inputs.
+  if (const int narrowed = run_hoist_slices(g)) {
+    INGOT_RETURN_IF_ERROR(verified(g, "hoist_slices"));
+    run_canonicalize(g);
+    INGOT_RETURN_IF_ERROR(verified(g, "canonicalize"));
+    run_dce(g);
+    INGOT_RETURN_IF_ERROR(verified(g, "dce"));
+    say("  hoist_slices: " + std::to_string(narrowed) + " ops compute only the rows a later slice keeps");
+  }
   // Last: a Reformat is no permute to the pattern-matching passes above (which
   // treat permutes as dtype-preserving views), and the input and output casts
   // it absorbs exist only after lowering.
