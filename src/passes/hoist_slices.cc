@@ -13,7 +13,8 @@
 // slice moves; a slice stops at a value that other ops read in full (ViT's
 // residual stream entering the last block), where it costs one small copy.
 //   layer_norm, rms_norm   the dim is not a normalized (trailing) dim
-//   gemm                   the dim is not the last; a (same leading dims) and the residual are sliced
+//   gemm                   the dim is not the last; a (same leading dims) is sliced, and the
+//                          bias and residual as elementwise operands (below)
 //   unary, binary, cast, pointwise, where
 //                          inputs slice the dim they broadcast along (right-aligned);
 //                          a size-1 or absent dim stays as it is
@@ -98,9 +99,10 @@ class Hoister {
         if (s.dim >= rank - 1) return false;
         const auto& a = shape(p.inputs[0]);
         if (a.size() != out.size() || !std::equal(out.begin(), out.end() - 1, a.begin())) return false;
-        if (p.inputs.size() > 3 && p.inputs[3] != kNoValue && shape(p.inputs[3]) != out) return false;
         plan_slice(0, s);
-        if (p.inputs.size() > 3 && p.inputs[3] != kNoValue) plan_slice(3, s);
+        // The bias (any shape broadcasting to the output, a full [M, N] one included) and the residual.
+        for (size_t i = 2; i < p.inputs.size(); ++i)
+          if (!plan_broadcast_slice(p, i, s, out)) return abandon();
         break;
       }
       case OpKind::kUnary:
@@ -108,14 +110,8 @@ class Hoister {
       case OpKind::kCast:
       case OpKind::kPointwise:
       case OpKind::kWhere:
-        for (size_t i = 0; i < p.inputs.size(); ++i) {
-          if (p.inputs[i] == kNoValue) continue;
-          const auto& in = shape(p.inputs[i]);
-          const int64_t k = s.dim - (rank - static_cast<int64_t>(in.size()));
-          if (k < 0 || (in[static_cast<size_t>(k)] == 1 && out[static_cast<size_t>(s.dim)] != 1)) continue;
-          if (in[static_cast<size_t>(k)] != out[static_cast<size_t>(s.dim)]) return abandon();
-          plan_slice(i, RowSlice{k, s.start, s.step, s.count});
-        }
+        for (size_t i = 0; i < p.inputs.size(); ++i)
+          if (!plan_broadcast_slice(p, i, s, out)) return abandon();
         break;
       case OpKind::kReshape: {
         auto m = map_reshape_slice(shape(p.inputs[0]), out, s);
@@ -153,6 +149,19 @@ class Hoister {
   bool abandon() {
     planned_.clear();
     return false;
+  }
+
+  // Input i of p broadcasts to the output (right-aligned): it is sliced along its
+  // matching dim unless that dim is absent or 1. False when it has another size there.
+  bool plan_broadcast_slice(const Node& p, size_t i, const RowSlice& s, const std::vector<int64_t>& out) {
+    if (p.inputs[i] == kNoValue) return true;
+    const auto& in = shape(p.inputs[i]);
+    const int64_t k = s.dim - (static_cast<int64_t>(out.size()) - static_cast<int64_t>(in.size()));
+    const int64_t extent = out[static_cast<size_t>(s.dim)];
+    if (k < 0 || (in[static_cast<size_t>(k)] == 1 && extent != 1)) return true;
+    if (in[static_cast<size_t>(k)] != extent) return false;
+    plan_slice(i, RowSlice{k, s.start, s.step, s.count});
+    return true;
   }
 
   // Input i of p will read rows s of itself (the Slice is made when the whole op narrows).

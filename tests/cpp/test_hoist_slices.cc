@@ -203,6 +203,23 @@ TEST(HoistSlices, ElementwiseOperandsSliceOnlyWhereTheyVary) {
   EXPECT_EQ(count_ops(g, OpKind::kSlice), 2u) << "x and per_row\n" << print_graph(g);
 }
 
+TEST(HoistSlices, GemmBiasOfAnyShapeIsSliced) {
+  // addmm-style biases: [N], [L, N] (broadcast over the batch) and the full [B, L, N].
+  const std::vector<std::vector<int64_t>> bias_shapes = {{kD}, {kL, kD}, {kB, kL, kD}};
+  for (const auto& bias_shape : bias_shapes) {
+    SCOPED_TRACE("bias rank " + std::to_string(bias_shape.size()));
+    Graph g;
+    ValueId x = add_input(g, "x", {kB, kL, kD});
+    ValueId w = add_constant(g, "w", {kD, kD}, 3);
+    ValueId bias = add_constant(g, "bias", bias_shape, 4);
+    ValueId y = add_op(g, GemmAttrs{.trans_b = true, .beta = 0.5}, {x, w, bias}, {kB, kL, kD});
+    set_output(g, rows(g, y, 1, 3, 4));
+    EXPECT_EQ(hoist_and_compare(g), 1);
+    EXPECT_EQ(rows_of(g, OpKind::kGemm), 1) << print_graph(g);
+    EXPECT_EQ(count_ops(g, OpKind::kSlice), bias_shape.size() == 1 ? 1u : 2u) << print_graph(g);
+  }
+}
+
 TEST(HoistSlices, ReshapesMapRowsToWholeBlocks) {
   // Sequence-first projections: [L*B, D] -> [L, B, D] -> [B, L, D]; row 2 of dim 1
   // is rows 4..5 of the flat product's input.
