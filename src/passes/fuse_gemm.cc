@@ -232,7 +232,9 @@ class GemmFuser {
         const Value& ov = g_.value(other);
         if (ov.dtype != yv.dtype || z.shape != yv.shape) return -1;
         if (!has_bias && ov.is_constant() && is_bias_shape(ov.shape, yv.shape.back())) {
-          fused.inputs[2] = other;
+          // Kept as [N] (a view of the same bytes): a [1, 1, N] bias would outrank
+          // the output once (d) gives the Gemm a reshaped, lower-rank output.
+          fused.inputs[2] = ov.shape.size() == 1 ? other : row_vector_view(other);
           fa.beta = 1.0;
         } else if (!has_residual && row_bias && ov.shape == yv.shape) {
           fused.inputs[3] = other;  // (b)
@@ -334,6 +336,15 @@ class GemmFuser {
     v.dtype = g_.value(like).dtype;
     v.shape = std::move(shape);
     const ValueId id = g_.add_value(std::move(v));
+    consumers_.emplace_back();
+    is_graph_output_.push_back(false);
+    return id;
+  }
+
+  // A [N] constant holding the bytes of the [1, .., 1, N] constant v.
+  ValueId row_vector_view(ValueId v) {
+    const Value src = g_.value(v);  // a copy: add_constant may move the value table
+    const ValueId id = g_.add_constant(src.name + ".as_1d", src.dtype, {src.shape.back()}, src.constant);
     consumers_.emplace_back();
     is_graph_output_.push_back(false);
     return id;

@@ -241,7 +241,8 @@ class Hoister {
   bool narrow_mask(const Node& p, const RowSlice& s, size_t space_rank) {
     if (p.inputs.size() < 4 || p.inputs[3] == kNoValue) return true;
     const auto& m = shape(p.inputs[3]);
-    if (m.size() < 2 || m.size() > space_rank) return true;
+    if (m.size() > space_rank) return false;  // not a mask this pass understands
+    if (m.size() < 2) return true;
     const int64_t k = static_cast<int64_t>(m.size()) - 2;
     if (m[static_cast<size_t>(k)] == 1) return true;
     plan_slice(3, RowSlice{k, s.start, s.step, s.count});
@@ -253,8 +254,14 @@ class Hoister {
   std::vector<Node> before_;
 };
 
-bool same_slice(const Node& n, const SliceAttrs& a) {
-  return n.kind() == OpKind::kSlice && std::get<SliceAttrs>(n.attrs) == a;
+// Whether n slices the same rows as a (keeping `count` of them): the frontend keeps a
+// slice's end as written (clamped), the slices this pass makes end after their last
+// row, so the ends may differ for the same rows.
+bool same_rows(const Graph& g, const Node& n, const SliceAttrs& a, int64_t count) {
+  if (n.kind() != OpKind::kSlice) return false;
+  const auto& b = std::get<SliceAttrs>(n.attrs);
+  return b.dim == a.dim && b.start == a.start && b.step == a.step &&
+         g.value(n.outputs[0]).shape.at(static_cast<size_t>(a.dim)) == count;
 }
 
 // Moves one slice above its producer; false when none can move.
@@ -268,12 +275,14 @@ bool hoist_one(Graph& g) {
     if (pid < 0 || uses.is_output[static_cast<size_t>(x)] || g.node(pid).outputs.size() != 1) continue;
     const SliceAttrs attrs = std::get<SliceAttrs>(s.attrs);
     const auto& xs = g.value(x).shape;
-    const int64_t count = g.value(s.outputs[0]).shape.at(static_cast<size_t>(attrs.dim));
-    if (attrs.dim < 0 || attrs.start < 0 || attrs.step < 1 || count < 1 ||
-        count >= xs.at(static_cast<size_t>(attrs.dim)))
-      continue;
+    const auto& ys = g.value(s.outputs[0]).shape;
+    const size_t d = static_cast<size_t>(attrs.dim);
+    if (attrs.dim < 0 || d >= xs.size() || ys.size() != xs.size() || attrs.start < 0 || attrs.step < 1) continue;
+    const int64_t count = ys[d];
+    if (count < 1 || count >= xs[d]) continue;  // nothing to narrow
     bool all_same = true;
-    for (NodeId c : uses.consumers[static_cast<size_t>(x)]) all_same = all_same && same_slice(g.node(c), attrs);
+    for (NodeId c : uses.consumers[static_cast<size_t>(x)])
+      all_same = all_same && same_rows(g, g.node(c), attrs, count);
     if (!all_same) continue;
 
     Hoister h(g);

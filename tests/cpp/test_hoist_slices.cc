@@ -220,6 +220,17 @@ TEST(HoistSlices, GemmBiasOfAnyShapeIsSliced) {
   }
 }
 
+TEST(HoistSlices, SlicesOfTheSameRowsWithDifferentEndsMoveTogether) {
+  // x[:, 0:8:4] and x[:, 0:5:4] both keep rows 0 and 4 (the frontend keeps the end as written).
+  Graph g;
+  ValueId x = add_input(g, "x", {kB, 8, kD});
+  ValueId t = add_op(g, UnaryAttrs{.fn = static_cast<int64_t>(UnaryFn::kTanh)}, {x}, {kB, 8, kD});
+  set_output(g, rows(g, t, 1, 0, 8, 4));
+  set_output(g, rows(g, t, 1, 0, 5, 4));
+  EXPECT_EQ(hoist_and_compare(g), 1);
+  EXPECT_EQ(rows_of(g, OpKind::kUnary), 2) << print_graph(g);
+}
+
 TEST(HoistSlices, ReshapesMapRowsToWholeBlocks) {
   // Sequence-first projections: [L*B, D] -> [L, B, D] -> [B, L, D]; row 2 of dim 1
   // is rows 4..5 of the flat product's input.

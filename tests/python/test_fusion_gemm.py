@@ -150,3 +150,22 @@ def test_reshaped_input_is_read_in_place(harness):
     harness.convert_and_run(FlattenedInputLinear(), [torch.randn(3, 4, 6)], "training", key="flat_input")
     ops = gemm_steps(harness.convert(harness.root / "flat_input-training.pt2"))
     assert ops == ["gemm"], ops
+
+
+class RankedBiasThenSelect(nn.Module):
+    """linear(x) + p with p [1, 1, N] (a bias of higher rank than the Gemm's 2-d
+    output once the select below reshapes it away), then x[0]."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8, bias=False)
+        self.p = nn.Parameter(torch.randn(1, 1, 8))
+
+    def forward(self, x):
+        return (self.fc(x) + self.p)[0]
+
+
+@pytest.mark.parametrize("dialect", ["training", "aten"])
+def test_bias_of_higher_rank_than_the_output(harness, dialect):
+    torch.manual_seed(5)
+    harness.convert_and_run(RankedBiasThenSelect(), [torch.randn(1, 7, 8)], dialect, key="ranked_bias")
