@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "backends/shape_util.h"
 #include "ir/attention_geometry.h"
 #include "passes/pass_util.h"
 #include "passes/passes.h"
@@ -46,12 +47,6 @@ int64_t product(const std::vector<int64_t>& s, size_t begin, size_t end) {
   int64_t p = 1;
   for (size_t i = begin; i < end && i < s.size(); ++i) p *= s[i];
   return p;
-}
-
-std::vector<int64_t> natural_strides(const std::vector<int64_t>& shape) {
-  std::vector<int64_t> st(shape.size(), 1);
-  for (size_t i = shape.size(); i-- > 1;) st[i - 1] = st[i] * shape[i];
-  return st;
 }
 
 // The same rows of a reshape's input, when they form one block: either the
@@ -201,12 +196,12 @@ class Hoister {
     const AttnGeometry& geom = geo.value();
     if (out[d] != geom.L) return false;
     if (!a.views.empty()) {
-      const std::vector<int64_t> old_st = natural_strides(out);
+      const std::vector<int64_t> old_st = backend::contiguous_strides(out);
       if (geom.out.offset != 0 || old_st[d] != geom.out.stride_row || out.back() != geom.Ev || d + 1 == rank)
         return false;
       std::vector<int64_t> narrowed = out;
       narrowed[d] = s.count;
-      const std::vector<int64_t> new_st = natural_strides(narrowed);
+      const std::vector<int64_t> new_st = backend::contiguous_strides(narrowed);
       // stride_b / stride_h: the one other dim of that extent and stride (extent 1: any).
       auto restride = [&](int64_t extent, int64_t stride) -> std::optional<int64_t> {
         if (extent == 1) return 0;

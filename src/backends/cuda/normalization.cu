@@ -161,77 +161,75 @@ __global__ void __launch_bounds__(kMaxVecBlock) row_norm_vec_kernel(const T* __r
       if (b) bv[k] = load16(b + vi * kSize);
     }
   }
-  {
-    const T* xr = x + row * inner;
-    T* yr = y + row * inner;
-    float v[kVecs][kSize];
+  const T* xr = x + row * inner;
+  T* yr = y + row * inner;
+  float v[kVecs][kSize];
 #pragma unroll
-    for (int k = 0; k < kVecs; ++k) {
-      const int vi = k * kRowThreads + lane;
-      if (kFull || vi < nvec) {
-        const Pack16<T> p = load16(xr + vi * kSize);
+  for (int k = 0; k < kVecs; ++k) {
+    const int vi = k * kRowThreads + lane;
+    if (kFull || vi < nvec) {
+      const Pack16<T> p = load16(xr + vi * kSize);
 #pragma unroll
-        for (int j = 0; j < kSize; ++j) v[k][j] = widen(p.v[j]);
-      } else {
-#pragma unroll
-        for (int j = 0; j < kSize; ++j) v[k][j] = 0.f;  // padding: adds nothing to the sums below
-      }
-    }
-    float inv;
-    if (rms) {
-      float sq = 0.f;
-#pragma unroll
-      for (int k = 0; k < kVecs; ++k)
-#pragma unroll
-        for (int j = 0; j < kSize; ++j) sq += v[k][j] * v[k][j];
-      inv = rsqrtf(row_sum1<kWarps>(sq, smem) * inv_n + eps);
+      for (int j = 0; j < kSize; ++j) v[k][j] = widen(p.v[j]);
     } else {
-      float s = 0.f;
 #pragma unroll
-      for (int k = 0; k < kVecs; ++k)
-#pragma unroll
-        for (int j = 0; j < kSize; ++j) s += v[k][j];
-      const float mean = row_sum1<kWarps>(s, smem) * inv_n;
-      float s1 = 0.f, s2 = 0.f;
-#pragma unroll
-      for (int k = 0; k < kVecs; ++k) {
-        const bool valid = kFull || k * kRowThreads + lane < nvec;
-#pragma unroll
-        for (int j = 0; j < kSize; ++j) {
-          const float d = valid ? v[k][j] - mean : 0.f;
-          v[k][j] = d;
-          s1 += d;
-          s2 += d * d;
-        }
-      }
-      const float2 sums = row_sum2<kWarps>(make_float2(s1, s2), smem);
-      const float shift = sums.x * inv_n;  // the fp32 mean's rounding error
-      inv = rsqrtf(fmaxf(sums.y * inv_n - shift * shift, 0.f) + eps);
-#pragma unroll
-      for (int k = 0; k < kVecs; ++k)
-#pragma unroll
-        for (int j = 0; j < kSize; ++j) v[k][j] -= shift;
+      for (int j = 0; j < kSize; ++j) v[k][j] = 0.f;  // padding: adds nothing to the sums below
     }
+  }
+  float inv;
+  if (rms) {
+    float sq = 0.f;
+#pragma unroll
+    for (int k = 0; k < kVecs; ++k)
+#pragma unroll
+      for (int j = 0; j < kSize; ++j) sq += v[k][j] * v[k][j];
+    inv = rsqrtf(row_sum1<kWarps>(sq, smem) * inv_n + eps);
+  } else {
+    float s = 0.f;
+#pragma unroll
+    for (int k = 0; k < kVecs; ++k)
+#pragma unroll
+      for (int j = 0; j < kSize; ++j) s += v[k][j];
+    const float mean = row_sum1<kWarps>(s, smem) * inv_n;
+    float s1 = 0.f, s2 = 0.f;
 #pragma unroll
     for (int k = 0; k < kVecs; ++k) {
-      const int vi = k * kRowThreads + lane;
-      if (!kFull && vi >= nvec) continue;
-      float o[kSize];
+      const bool valid = kFull || k * kRowThreads + lane < nvec;
 #pragma unroll
-      for (int j = 0; j < kSize; ++j) o[j] = v[k][j] * inv;
-      if (w) {
-#pragma unroll
-        for (int j = 0; j < kSize; ++j) o[j] *= widen(wv[k].v[j]);
+      for (int j = 0; j < kSize; ++j) {
+        const float d = valid ? v[k][j] - mean : 0.f;
+        v[k][j] = d;
+        s1 += d;
+        s2 += d * d;
       }
-      if (b) {
-#pragma unroll
-        for (int j = 0; j < kSize; ++j) o[j] += widen(bv[k].v[j]);
-      }
-      Pack16<T> out;
-#pragma unroll
-      for (int j = 0; j < kSize; ++j) out.v[j] = cast_value<T>(o[j]);
-      store16(yr + vi * kSize, out);
     }
+    const float2 sums = row_sum2<kWarps>(make_float2(s1, s2), smem);
+    const float shift = sums.x * inv_n;  // the fp32 mean's rounding error
+    inv = rsqrtf(fmaxf(sums.y * inv_n - shift * shift, 0.f) + eps);
+#pragma unroll
+    for (int k = 0; k < kVecs; ++k)
+#pragma unroll
+      for (int j = 0; j < kSize; ++j) v[k][j] -= shift;
+  }
+#pragma unroll
+  for (int k = 0; k < kVecs; ++k) {
+    const int vi = k * kRowThreads + lane;
+    if (!kFull && vi >= nvec) continue;
+    float o[kSize];
+#pragma unroll
+    for (int j = 0; j < kSize; ++j) o[j] = v[k][j] * inv;
+    if (w) {
+#pragma unroll
+      for (int j = 0; j < kSize; ++j) o[j] *= widen(wv[k].v[j]);
+    }
+    if (b) {
+#pragma unroll
+      for (int j = 0; j < kSize; ++j) o[j] += widen(bv[k].v[j]);
+    }
+    Pack16<T> out;
+#pragma unroll
+    for (int j = 0; j < kSize; ++j) out.v[j] = cast_value<T>(o[j]);
+    store16(yr + vi * kSize, out);
   }
 }
 
