@@ -116,7 +116,7 @@ Arity input_arity(const OpAttrs& attrs) {
       return {n, n};
     }
     case OpKind::kWhere: return {3, 3};
-    case OpKind::kLayerNorm:
+    case OpKind::kLayerNorm: return {1, 5};  // x, weight, bias, residual, input bias
     case OpKind::kGroupNorm: return {1, 3};
     case OpKind::kRmsNorm: return {1, 2};
     case OpKind::kBatchNorm: return {5, 5};

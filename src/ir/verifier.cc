@@ -35,7 +35,7 @@ Arity arity_of(const OpAttrs& attrs) {
       return {n, n, {}};
     }
     case OpKind::kWhere: return {3, 3, {}};
-    case OpKind::kLayerNorm: return {1, 3, {1, 2}};
+    case OpKind::kLayerNorm: return {1, 5, {1, 2, 3, 4}};  // x, weight, bias, residual, input bias
     case OpKind::kRmsNorm: return {1, 2, {1}};
     case OpKind::kGroupNorm: return {1, 3, {1, 2}};
     case OpKind::kBatchNorm: return {5, 5, {1, 2}};
@@ -204,6 +204,27 @@ class Verifier {
           seen[static_cast<size_t>(perm[k])] = true;
           if (res.shape[k] != in.shape[static_cast<size_t>(perm[k])])
             return fail(where + ": reformat output shape is not the input's permuted");
+        }
+        break;
+      }
+      case OpKind::kLayerNorm: {
+        // Optional pre-adds: residual (x's shape) and input bias (the normalized shape's elements).
+        const Value& x = g_.value(n.inputs[0]);
+        if (n.inputs.size() > 3 && n.inputs[3] != kNoValue) {
+          const Value& r = g_.value(n.inputs[3]);
+          if (r.shape != x.shape || r.dtype != x.dtype)
+            return fail(where + ": layer_norm residual must have the input's shape and dtype");
+        }
+        if (n.inputs.size() > 4 && n.inputs[4] != kNoValue) {
+          const int64_t nd = std::get<LayerNormAttrs>(n.attrs).normalized_ndim;
+          const int64_t rank = static_cast<int64_t>(x.shape.size());
+          if (nd < 0 || nd > rank) return fail(where + ": layer_norm normalized_ndim exceeds the input's rank");
+          int64_t inner = 1;
+          for (int64_t k = rank - nd; k < rank; ++k) inner *= x.shape[static_cast<size_t>(k)];
+          const Value& b = g_.value(n.inputs[4]);
+          if (b.numel() != inner || b.dtype != x.dtype)
+            return fail(where + ": layer_norm input bias must have the normalized shape's " + std::to_string(inner) +
+                        " elements and the input's dtype");
         }
         break;
       }

@@ -88,6 +88,9 @@ class Hoister {
                                                          : std::get<RmsNormAttrs>(p.attrs).normalized_ndim;
         if (s.dim >= rank - n || shape(p.inputs[0]) != out) return false;
         plan_slice(0, s);
+        // Layer norm's pre-adds (fold_gemm_bias_into_norm): residual rows, the input bias whole.
+        for (size_t i = 3; i < p.inputs.size(); ++i)
+          if (!plan_broadcast_slice(p, i, s, out)) return abandon();
         break;
       }
       case OpKind::kGemm: {

@@ -104,6 +104,12 @@ bool run_additive_attention_masks(Graph& g);
 // attention views it narrows.
 int run_hoist_slices(Graph& g);
 
+// A Gemm's [N] bias and residual move into the LayerNorm (over N) that is its only
+// use, as that norm's input bias and residual: post-norm transformer blocks, where
+// cuBLASLt's bias epilogue costs more than the norm's extra row read; returns how
+// many moved (fold_gemm_bias_into_norm.cc). Runs after hoist_slices.
+int run_fold_gemm_bias_into_norm(Graph& g);
+
 // A float cast and a permute of the same elements (through reshapes) into one
 // Reformat that moves and converts in one copy (fold_reformat.cc): a network's
 // float32 image read into 16-bit channels-last or patches.

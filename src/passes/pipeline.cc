@@ -192,6 +192,11 @@ Status run_pipeline(Graph& g, const BuildOptions& options, const std::function<v
     INGOT_RETURN_IF_ERROR(verified(g, "dce"));
     say("  hoist_slices: " + std::to_string(narrowed) + " ops compute only the rows a later slice keeps");
   }
+  // After hoist_slices, which narrows norms and gemms in their usual form.
+  if (const int moved = run_fold_gemm_bias_into_norm(g)) {
+    INGOT_RETURN_IF_ERROR(verified(g, "fold_gemm_bias_into_norm"));
+    say("  fold_gemm_bias_into_norm: " + std::to_string(moved) + " gemm biases added in the layer norm that follows");
+  }
   // Last: a Reformat is no permute to the pattern-matching passes above (which
   // treat permutes as dtype-preserving views), and the input and output casts
   // it absorbs exist only after lowering.

@@ -5,8 +5,9 @@
 // rows per block with a partial last block) and the generic fallback (odd lengths,
 // rows longer than 8192, pointers that are not 16-byte aligned). Inputs with a large
 // mean (1000 or 10000 plus noise of size 1) check that the fp32 statistics stay
-// accurate. GPU outputs are poisoned before each of two runs (gpu_test_util.h
-// check()). Exits with 77 (skip) where there is no GPU.
+// accurate. Layer norm's pre-adds (residual and input bias) run on both paths. GPU
+// outputs are poisoned before each of two runs (gpu_test_util.h check()). Exits with
+// 77 (skip) where there is no GPU.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -111,6 +112,27 @@ TEST(GpuLayerNorm, EpsAndConstantRows) {
   }
 }
 
+// Layer norm's pre-adds (fold_gemm_bias_into_norm): x + residual + input bias, with
+// and without each, on both kernels; a large common offset in the sum checks that
+// the adds come before the statistics.
+TEST(GpuLayerNorm, ResidualAndInputBias) {
+  const std::vector<Case> cases = {{{4096, 768}}, {{128, 768}}, {{3001, 64}}, {{7, 1000}}, {{5, 8192}},
+                                   {{7, 1001}},   {{3, 10000}}, {{3, 5, 768}, 2}};
+  for (DType t : kFloatTypes)
+    for (const Case& c : cases) {
+      HostTensor x = rand_tensor(t, c.shape, 80, -2, 2), r = rand_tensor(t, c.shape, 81, 90, 110);
+      HostTensor w = rand_tensor(t, param_shape(c), 82, 0.5, 1.5), b = rand_tensor(t, param_shape(c), 83, -1, 1);
+      HostTensor pb = rand_tensor(t, param_shape(c), 84, -3, 3);
+      LayerNormAttrs ln;
+      ln.normalized_ndim = c.normalized_ndim;
+      const std::string l = case_label("layer_norm", t, c);
+      check(l + " residual+input bias", ln, {&x, &w, &b, &r, &pb}, {{t, c.shape}});
+      check(l + " residual", ln, {&x, &w, &b, &r, nullptr}, {{t, c.shape}});
+      check(l + " input bias", ln, {&x, &w, &b, nullptr, &pb}, {{t, c.shape}});
+      check(l + " pre-adds, no affine", ln, {&x, nullptr, nullptr, &r, &pb}, {{t, c.shape}});
+    }
+}
+
 // ---------------------------------------------------------------- misaligned pointers
 
 // One tensor placed `offset_elems` elements into its own device buffer (so its pointer
@@ -189,6 +211,9 @@ TEST(GpuLayerNorm, MisalignedPointersFallBack) {
     check_offsets("layer_norm weight+1 " + ts, ln, {&x, &w, &b}, {0, 1, 0}, 0);
     check_offsets("layer_norm bias+1 " + ts, ln, {&x, &w, &b}, {0, 0, 1}, 0);
     check_offsets("layer_norm no affine x+2 " + ts, ln, {&x, nullptr, nullptr}, {2, 0, 0}, 2);
+    HostTensor r = rand_tensor(t, shape, 73, -2, 2), pb = rand_tensor(t, {768}, 74);
+    check_offsets("layer_norm residual+1 " + ts, ln, {&x, &w, &b, &r, &pb}, {0, 0, 0, 1, 0}, 0);
+    check_offsets("layer_norm input bias+1 " + ts, ln, {&x, &w, &b, &r, &pb}, {0, 0, 0, 0, 1}, 0);
     check_offsets("rms_norm x+1 " + ts, rn, {&x, &w}, {1, 0}, 1);
     check_offsets("rms_norm weight+1 " + ts, rn, {&x, &w}, {0, 1}, 0);
     // 16 bytes off is aligned again: the vector kernel at a nonzero offset.

@@ -4,6 +4,7 @@
 // fp16/bf16 run through float32 staging like torch's own CPU upcasting.
 #include <cmath>
 #include <type_traits>
+#include <vector>
 
 #include "backends/cpu/nn_util.h"
 
@@ -59,12 +60,31 @@ Status layer_or_rms(const KernelArgs& args, int64_t normalized_ndim, double eps,
                             " exceeds input rank " + std::to_string(x.rank()));
   int64_t inner = nn::product(x.shape, x.shape.size() - normalized_ndim, x.shape.size());
   int64_t rows = inner ? x.numel() / inner : 0;
-  const TensorRef* w = args.in.size() > 1 ? args.in[1] : nullptr;
-  const TensorRef* b = (!rms && args.in.size() > 2) ? args.in[2] : nullptr;
+  auto opt = [&](size_t i) -> const TensorRef* { return args.in.size() > i ? args.in[i] : nullptr; };
+  const TensorRef* w = opt(1);
+  const TensorRef* b = rms ? nullptr : opt(2);
   INGOT_RETURN_IF_ERROR(check_param(w, inner, "weight", op));
   INGOT_RETURN_IF_ERROR(check_param(b, inner, "bias", op));
-  normalize_rows<T>(x.as<T>(), args.out[0]->as<T>(), rows, inner, w ? w->as<T>() : nullptr,
-                    b ? b->as<T>() : nullptr, eps, rms);
+  // Layer norm's optional pre-adds (fold_gemm_bias_into_norm): it normalizes
+  // x + residual + input_bias, summed in T as the Gemm epilogue they come from did.
+  const TensorRef* residual = rms ? nullptr : opt(3);
+  const TensorRef* input_bias = rms ? nullptr : opt(4);
+  if (residual && residual->shape != x.shape)
+    return invalid_argument(std::string(op) + ": residual has shape " + shape_string(residual->shape) +
+                            ", expected the input's " + shape_string(x.shape));
+  INGOT_RETURN_IF_ERROR(check_param(input_bias, inner, "input bias", op));
+  const T* xd = x.as<T>();
+  std::vector<T> sum;
+  if (residual || input_bias) {
+    sum.assign(xd, xd + x.numel());
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      if (residual) sum[static_cast<size_t>(i)] += residual->as<T>()[i];
+      if (input_bias) sum[static_cast<size_t>(i)] += input_bias->as<T>()[i % inner];
+    }
+    xd = sum.data();
+  }
+  normalize_rows<T>(xd, args.out[0]->as<T>(), rows, inner, w ? w->as<T>() : nullptr, b ? b->as<T>() : nullptr, eps,
+                    rms);
   return Status::ok_status();
 }
 

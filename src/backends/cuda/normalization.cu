@@ -31,7 +31,8 @@ __device__ __forceinline__ float group_sum(float v, int group, float* smem) {
 template <typename T>
 __global__ void __launch_bounds__(kBlock) row_norm_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t rows,
                                                           int64_t inner, const T* __restrict__ w,
-                                                          const T* __restrict__ b, float eps, bool rms, int group) {
+                                                          const T* __restrict__ b, const T* __restrict__ r,
+                                                          const T* __restrict__ pb, float eps, bool rms, int group) {
   __shared__ float smem[32];
   const int per_block = blockDim.x / group, sub = threadIdx.x / group, lane = threadIdx.x % group;
   const float inv_n = 1.f / static_cast<float>(inner);
@@ -39,18 +40,26 @@ __global__ void __launch_bounds__(kBlock) row_norm_kernel(const T* __restrict__ 
     const int64_t row = base + sub;
     const bool active = row < rows;
     const T* xr = x + (active ? row : 0) * inner;
+    const T* rr = r ? r + (active ? row : 0) * inner : nullptr;
     T* yr = y + (active ? row : 0) * inner;
+    // x + residual + input bias (the pre-adds), re-read on each of the three passes.
+    auto in = [&](int64_t i) {
+      float v = widen(xr[i]);
+      if (rr) v += widen(rr[i]);
+      if (pb) v += widen(pb[i]);
+      return v;
+    };
     float mean = 0.f;
     if (!rms) {
       float s = 0.f;
       if (active)
-        for (int64_t i = lane; i < inner; i += group) s += widen(xr[i]);
+        for (int64_t i = lane; i < inner; i += group) s += in(i);
       mean = group_sum(s, group, smem) * inv_n;
     }
     float s1 = 0.f, s2 = 0.f;
     if (active)
       for (int64_t i = lane; i < inner; i += group) {
-        const float d = widen(xr[i]) - mean;
+        const float d = in(i) - mean;
         s1 += d;
         s2 += d * d;
       }
@@ -59,7 +68,7 @@ __global__ void __launch_bounds__(kBlock) row_norm_kernel(const T* __restrict__ 
     const float inv = rsqrtf(var + eps);
     if (active)
       for (int64_t i = lane; i < inner; i += group) {
-        float v = ((widen(xr[i]) - mean) - shift) * inv;  // not x - (mean + shift): that sum would round to x's scale
+        float v = ((in(i) - mean) - shift) * inv;  // not x - (mean + shift): that sum would round to x's scale
         if (w) v *= widen(w[i]);
         if (b) v += widen(b[i]);
         yr[i] = cast_value<T>(v);
@@ -139,7 +148,9 @@ template <typename T, int kWarps, int kVecs, bool kFull>
 __global__ void __launch_bounds__(kMaxVecBlock) row_norm_vec_kernel(const T* __restrict__ x, T* __restrict__ y,
                                                                      int64_t rows, int inner_arg,
                                                                      const T* __restrict__ w,
-                                                                     const T* __restrict__ b, float eps, bool rms) {
+                                                                     const T* __restrict__ b,
+                                                                     const T* __restrict__ r,
+                                                                     const T* __restrict__ pb, float eps, bool rms) {
   constexpr int kSize = Pack16<T>::kSize;
   constexpr int kRowThreads = 32 * kWarps;
   static_assert(kVecs * kSize <= kMaxFloatsPerThread);
@@ -152,16 +163,18 @@ __global__ void __launch_bounds__(kMaxVecBlock) row_norm_vec_kernel(const T* __r
   if (row >= rows) return;  // after this, no block-wide sync is skipped: kWarps > 1 has one row a block
   // The weight and bias vectors are loaded before the row, so that their latency
   // overlaps the row's.
-  Pack16<T> wv[kVecs], bv[kVecs];
+  Pack16<T> wv[kVecs], bv[kVecs], pbv[kVecs];
 #pragma unroll
   for (int k = 0; k < kVecs; ++k) {
     const int vi = k * kRowThreads + lane;
     if (kFull || vi < nvec) {
       if (w) wv[k] = load16(w + vi * kSize);
       if (b) bv[k] = load16(b + vi * kSize);
+      if (pb) pbv[k] = load16(pb + vi * kSize);
     }
   }
   const T* xr = x + row * inner;
+  const T* rr = r ? r + row * inner : nullptr;
   T* yr = y + row * inner;
   float v[kVecs][kSize];
 #pragma unroll
@@ -171,6 +184,15 @@ __global__ void __launch_bounds__(kMaxVecBlock) row_norm_vec_kernel(const T* __r
       const Pack16<T> p = load16(xr + vi * kSize);
 #pragma unroll
       for (int j = 0; j < kSize; ++j) v[k][j] = widen(p.v[j]);
+      if (rr) {  // the pre-adds: x + residual + input bias
+        const Pack16<T> q = load16(rr + vi * kSize);
+#pragma unroll
+        for (int j = 0; j < kSize; ++j) v[k][j] += widen(q.v[j]);
+      }
+      if (pb) {
+#pragma unroll
+        for (int j = 0; j < kSize; ++j) v[k][j] += widen(pbv[k].v[j]);
+      }
     } else {
 #pragma unroll
       for (int j = 0; j < kSize; ++j) v[k][j] = 0.f;  // padding: adds nothing to the sums below
@@ -234,8 +256,8 @@ __global__ void __launch_bounds__(kMaxVecBlock) row_norm_vec_kernel(const T* __r
 }
 
 template <typename T, int kWarps, int kVecs>
-bool launch_vec(const T* x, T* y, int64_t rows, int inner, const T* w, const T* b, float eps, bool rms,
-                cudaStream_t stream) {
+bool launch_vec(const T* x, T* y, int64_t rows, int inner, const T* w, const T* b, const T* r, const T* pb, float eps,
+                bool rms, cudaStream_t stream) {
   // Short rows: up to 4 rows (warps) per block, but only while that leaves >= 2 blocks
   // per SM of an H100-sized GPU (batch-1 shapes have a few hundred rows).
   int rows_per_block = 1;
@@ -246,27 +268,27 @@ bool launch_vec(const T* x, T* y, int64_t rows, int inner, const T* w, const T* 
   const unsigned threads = 32u * kWarps * static_cast<unsigned>(rows_per_block);
   if (inner == kVecs * 32 * kWarps * Pack16<T>::kSize)
     row_norm_vec_kernel<T, kWarps, kVecs, true>
-        <<<static_cast<unsigned>(blocks), threads, 0, stream>>>(x, y, rows, inner, w, b, eps, rms);
+        <<<static_cast<unsigned>(blocks), threads, 0, stream>>>(x, y, rows, inner, w, b, r, pb, eps, rms);
   else
     row_norm_vec_kernel<T, kWarps, kVecs, false>
-        <<<static_cast<unsigned>(blocks), threads, 0, stream>>>(x, y, rows, inner, w, b, eps, rms);
+        <<<static_cast<unsigned>(blocks), threads, 0, stream>>>(x, y, rows, inner, w, b, r, pb, eps, rms);
   return true;
 }
 
 template <typename T, int kWarps>
-bool launch_vec_for_warps(int vecs, const T* x, T* y, int64_t rows, int inner, const T* w, const T* b, float eps,
-                          bool rms, cudaStream_t stream) {
+bool launch_vec_for_warps(int vecs, const T* x, T* y, int64_t rows, int inner, const T* w, const T* b, const T* r,
+                          const T* pb, float eps, bool rms, cudaStream_t stream) {
   // Instantiated vector counts per thread; a count in between rounds up (padding lanes idle).
   switch (vecs) {
-    case 1: return launch_vec<T, kWarps, 1>(x, y, rows, inner, w, b, eps, rms, stream);
-    case 2: return launch_vec<T, kWarps, 2>(x, y, rows, inner, w, b, eps, rms, stream);
-    case 3: return launch_vec<T, kWarps, 3>(x, y, rows, inner, w, b, eps, rms, stream);
-    case 4: return launch_vec<T, kWarps, 4>(x, y, rows, inner, w, b, eps, rms, stream);
+    case 1: return launch_vec<T, kWarps, 1>(x, y, rows, inner, w, b, r, pb, eps, rms, stream);
+    case 2: return launch_vec<T, kWarps, 2>(x, y, rows, inner, w, b, r, pb, eps, rms, stream);
+    case 3: return launch_vec<T, kWarps, 3>(x, y, rows, inner, w, b, r, pb, eps, rms, stream);
+    case 4: return launch_vec<T, kWarps, 4>(x, y, rows, inner, w, b, r, pb, eps, rms, stream);
     default: break;
   }
   if constexpr (Pack16<T>::kSize * 8 <= kMaxFloatsPerThread) {  // float32: 4 per vector, up to 8 vectors
-    if (vecs <= 6) return launch_vec<T, kWarps, 6>(x, y, rows, inner, w, b, eps, rms, stream);
-    if (vecs <= 8) return launch_vec<T, kWarps, 8>(x, y, rows, inner, w, b, eps, rms, stream);
+    if (vecs <= 6) return launch_vec<T, kWarps, 6>(x, y, rows, inner, w, b, r, pb, eps, rms, stream);
+    if (vecs <= 8) return launch_vec<T, kWarps, 8>(x, y, rows, inner, w, b, r, pb, eps, rms, stream);
   }
   return false;
 }
@@ -276,22 +298,25 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 // Launches the register-cached kernel if the row fits it; false leaves the row to the
 // generic kernel.
 template <typename T>
-bool try_launch_vec(const T* x, T* y, int64_t rows, int64_t inner, const T* w, const T* b, float eps, bool rms,
-                    cudaStream_t stream) {
+bool try_launch_vec(const T* x, T* y, int64_t rows, int64_t inner, const T* w, const T* b, const T* r, const T* pb,
+                    float eps, bool rms, cudaStream_t stream) {
   constexpr int kSize = Pack16<T>::kSize;
   constexpr int kMaxVecs = kMaxFloatsPerThread / kSize;
   if (inner % kSize != 0 || inner > int64_t{kMaxVecWarps} * 32 * kMaxVecs * kSize) return false;
-  if (!aligned16(x) || !aligned16(y) || (w && !aligned16(w)) || (b && !aligned16(b))) return false;
+  for (const void* p : {static_cast<const void*>(w), static_cast<const void*>(b), static_cast<const void*>(r),
+                        static_cast<const void*>(pb)})
+    if (p && !aligned16(p)) return false;
+  if (!aligned16(x) || !aligned16(y)) return false;
   const int nvec = static_cast<int>(inner / kSize);
   int warps = 1;  // fewest warps that hold the row: the most independent loads per thread
   while (warps < kMaxVecWarps && nvec > warps * 32 * kMaxVecs) warps *= 2;
   const int vecs = (nvec + warps * 32 - 1) / (warps * 32);
   const int n = static_cast<int>(inner);
   switch (warps) {
-    case 1: return launch_vec_for_warps<T, 1>(vecs, x, y, rows, n, w, b, eps, rms, stream);
-    case 2: return launch_vec_for_warps<T, 2>(vecs, x, y, rows, n, w, b, eps, rms, stream);
-    case 4: return launch_vec_for_warps<T, 4>(vecs, x, y, rows, n, w, b, eps, rms, stream);
-    case 8: return launch_vec_for_warps<T, 8>(vecs, x, y, rows, n, w, b, eps, rms, stream);
+    case 1: return launch_vec_for_warps<T, 1>(vecs, x, y, rows, n, w, b, r, pb, eps, rms, stream);
+    case 2: return launch_vec_for_warps<T, 2>(vecs, x, y, rows, n, w, b, r, pb, eps, rms, stream);
+    case 4: return launch_vec_for_warps<T, 4>(vecs, x, y, rows, n, w, b, r, pb, eps, rms, stream);
+    case 8: return launch_vec_for_warps<T, 8>(vecs, x, y, rows, n, w, b, r, pb, eps, rms, stream);
   }
   return false;
 }
@@ -381,14 +406,21 @@ Status run_typed(const OpAttrs& attrs, const KernelArgs& args) {
       const DeviceTensor* b = rms ? nullptr : opt(2);
       INGOT_RETURN_IF_ERROR(check_param(w, inner, x.dtype, "weight", op));
       INGOT_RETURN_IF_ERROR(check_param(b, inner, x.dtype, "bias", op));
+      // Layer norm's optional pre-adds (fold_gemm_bias_into_norm): x + residual + input bias.
+      const DeviceTensor* r = rms ? nullptr : opt(3);
+      const DeviceTensor* pb = rms ? nullptr : opt(4);
+      if (r && (r->shape != x.shape || r->dtype != x.dtype))
+        return invalid_argument(std::string("[cuda ") + op + "] residual " + shape_str(r->shape) +
+                                " does not match input " + shape_str(x.shape));
+      INGOT_RETURN_IF_ERROR(check_param(pb, inner, x.dtype, "input bias", op));
       if (rows == 0) return {};
-      if (!try_launch_vec<T>(xd, yd, rows, inner, ptr<T>(w), ptr<T>(b), static_cast<float>(eps), rms,
-                             args.stream)) {
+      if (!try_launch_vec<T>(xd, yd, rows, inner, ptr<T>(w), ptr<T>(b), ptr<T>(r), ptr<T>(pb),
+                             static_cast<float>(eps), rms, args.stream)) {
         const int group = inner > 1024 ? kBlock : 32;
         int64_t blocks = (rows + kBlock / group - 1) / (kBlock / group);
         if (blocks > (1 << 20)) blocks = 1 << 20;
         row_norm_kernel<T><<<static_cast<unsigned>(blocks), kBlock, 0, args.stream>>>(
-            xd, yd, rows, inner, ptr<T>(w), ptr<T>(b), static_cast<float>(eps), rms, group);
+            xd, yd, rows, inner, ptr<T>(w), ptr<T>(b), ptr<T>(r), ptr<T>(pb), static_cast<float>(eps), rms, group);
       }
       INGOT_CUDA_CHECK_LAUNCH(op);
       return {};
