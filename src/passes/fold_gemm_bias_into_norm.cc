@@ -12,7 +12,9 @@
 //   - its output's only use is a LayerNorm over the last dim (N), with no pre-adds
 //     yet, and the output is no graph output,
 // the bias becomes the layer norm's input bias (input 4) and the residual its
-// residual (input 3); the Gemm keeps only the product. Exact in real arithmetic; in
+// residual (input 3); the Gemm keeps only the product. With move_residual false
+// (INGOT_DISABLE_PASSES=fold_gemm_bias_into_norm.residual) the residual stays in
+// the Gemm's epilogue and only the bias moves. Exact in real arithmetic; in
 // 16-bit the product is rounded once before the adds (in fp32, in the norm) instead
 // of after them, an error of the same size as the epilogue's own rounding.
 //
@@ -62,7 +64,7 @@ bool foldable(const Graph& g, const UseIndex& uses, const Node& norm) {
 
 }  // namespace
 
-int run_fold_gemm_bias_into_norm(Graph& g) {
+int run_fold_gemm_bias_into_norm(Graph& g, bool move_residual) {
   UseIndex uses(g);
   int folded = 0;
   for (size_t i = 0; i < g.num_nodes(); ++i) {
@@ -70,8 +72,9 @@ int run_fold_gemm_bias_into_norm(Graph& g) {
     if (!foldable(g, uses, norm)) continue;
     Node& gemm = g.node(g.value(norm.inputs[0]).producer);
     const ValueId bias = gemm.inputs[2];
-    const ValueId residual = gemm.inputs.size() > 3 ? gemm.inputs[3] : kNoValue;
-    gemm.inputs.resize(2);
+    const ValueId residual = gemm.inputs.size() > 3 && move_residual ? gemm.inputs[3] : kNoValue;
+    gemm.inputs[2] = kNoValue;
+    if (residual != kNoValue || gemm.inputs.size() < 4 || gemm.inputs[3] == kNoValue) gemm.inputs.resize(2);
     norm.inputs.resize(3, kNoValue);
     norm.inputs.push_back(residual);
     norm.inputs.push_back(bias);

@@ -108,7 +108,7 @@ int run_hoist_slices(Graph& g);
 // use, as that norm's input bias and residual: post-norm transformer blocks, where
 // cuBLASLt's bias epilogue costs more than the norm's extra row read; returns how
 // many moved (fold_gemm_bias_into_norm.cc). Runs after hoist_slices.
-int run_fold_gemm_bias_into_norm(Graph& g);
+int run_fold_gemm_bias_into_norm(Graph& g, bool move_residual = true);
 
 // A float cast and a permute of the same elements (through reshapes) into one
 // Reformat that moves and converts in one copy (fold_reformat.cc): a network's

@@ -13,6 +13,7 @@
 
 #include "ir/graph.h"
 #include "ir_test_util.h"
+#include "pass_test_util.h"
 #include "passes/evaluate.h"
 #include "passes/passes.h"
 
@@ -88,6 +89,29 @@ TEST(FoldGemmBiasIntoNorm, PostNormBiasAndResidualMove) {
   EXPECT_EQ(ln.inputs[3], residual);
   EXPECT_EQ(ln.inputs[4], bias);
   EXPECT_EQ(run_fold_gemm_bias_into_norm(g), 0);
+}
+
+TEST(FoldGemmBiasIntoNorm, ResidualCanStayInTheGemm) {
+  Graph g;
+  ValueId x = add_input(g, "x", {kB, kL, kK});
+  set_output(g, layer_norm(g, linear(g, x, {})));
+  const ValueId bias = only(g, OpKind::kGemm).inputs[2], residual = only(g, OpKind::kGemm).inputs[3];
+  const auto inputs = random_input_bytes(g, 6);
+  auto before = evaluate_graph(g, inputs);
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(run_fold_gemm_bias_into_norm(g, /*move_residual=*/false), 1);
+  ASSERT_TRUE(verify_graph(g).ok()) << verify_graph(g).message();
+  const Node& gemm = only(g, OpKind::kGemm);
+  ASSERT_EQ(gemm.inputs.size(), 4u) << print_graph(g);
+  EXPECT_EQ(gemm.inputs[2], kNoValue);
+  EXPECT_EQ(gemm.inputs[3], residual);
+  const Node& ln = only(g, OpKind::kLayerNorm);
+  ASSERT_EQ(ln.inputs.size(), 5u);
+  EXPECT_EQ(ln.inputs[3], kNoValue);
+  EXPECT_EQ(ln.inputs[4], bias);
+  auto after = evaluate_graph(g, inputs);
+  ASSERT_TRUE(after.ok()) << after.status().message();
+  expect_close(floats_of(after.value()[0]), floats_of(before.value()[0]));
 }
 
 TEST(FoldGemmBiasIntoNorm, BiasAloneAndLeadingOnesBias) {
