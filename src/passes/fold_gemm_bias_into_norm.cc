@@ -7,7 +7,7 @@
 // residual, its out-projection 9.0 against 10.9 (bench/studies/cutlass_gemm_study.cu).
 // The layer norm reads its input row anyway; adding the residual row and the bias
 // there costs one more row read. So, where
-//   - a Gemm without activation (alpha 1, beta 1 when it has a residual) has a bias
+//   - a Gemm without activation (alpha 1, beta 1: beta scales the bias) has a bias
 //     of shape [N] or [1, .., 1, N] in its output's dtype,
 //   - its output's only use is a LayerNorm over the last dim (N), with no pre-adds
 //     yet, and the output is no graph output,
@@ -50,7 +50,8 @@ bool foldable(const Graph& g, const UseIndex& uses, const Node& norm) {
   if (gemm.kind() != OpKind::kGemm || gemm.outputs.size() != 1 || gemm.inputs.size() < 3) return false;
   const auto& a = std::get<GemmAttrs>(gemm.attrs);
   const bool has_residual = gemm.inputs.size() > 3 && gemm.inputs[3] != kNoValue;
-  if (a.activation != -1 || a.alpha != 1.0 || (has_residual && a.beta != 1.0)) return false;
+  // beta scales the bias in the Gemm kernels; the norm adds it unscaled.
+  if (a.activation != -1 || a.alpha != 1.0 || a.beta != 1.0) return false;
   const Value& out = g.value(x);
   if (out.shape.empty() || gemm.inputs[2] == kNoValue) return false;
   const Value& bias = g.value(gemm.inputs[2]);

@@ -4,7 +4,7 @@
 // computes the same numbers on the CPU backend as before (the unfolded graph is the
 // reference; its ops are CPU kernels tested against PyTorch). Also what must stay:
 // a sum read twice or returned, an activation, a norm over two dims, a bias that is
-// not a row vector, a residual scaled by beta; and a second run finds nothing.
+// not a row vector, a bias scaled by beta (addmm's); and a second run finds nothing.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -137,7 +137,8 @@ TEST(FoldGemmBiasIntoNorm, KeepsWhatCannotMove) {
   };
   const Case cases[] = {
       {"activation", {.activation = static_cast<int64_t>(UnaryFn::kRelu)}},
-      {"beta scales the residual", {.beta = 0.5}},
+      {"beta scales the bias", {.residual = false, .beta = 0.5}},
+      {"beta scales the bias, with a residual", {.beta = 0.5}},
       {"bias per row and column", {.bias_shape = {kL, kN}}},
       {"norm over two dims", {}, 2},
       {"sum is also an output", {}, 1, true},

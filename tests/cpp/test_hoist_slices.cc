@@ -220,6 +220,22 @@ TEST(HoistSlices, GemmBiasOfAnyShapeIsSliced) {
   }
 }
 
+TEST(HoistSlices, LayerNormPreAddsAreSliced) {
+  // A norm that already adds a residual and an input bias (fold_gemm_bias_into_norm's
+  // form): the residual's rows are sliced with x, the [D] bias stays whole.
+  Graph g;
+  ValueId x = add_input(g, "x", {kB, kL, kD});
+  ValueId r = add_input(g, "r", {kB, kL, kD});
+  ValueId w = add_constant(g, "ln_w", {kD}, 5);
+  ValueId b = add_constant(g, "ln_b", {kD}, 6);
+  ValueId pb = add_constant(g, "pb", {kD}, 7);
+  ValueId y = add_op(g, LayerNormAttrs{.normalized_ndim = 1, .eps = 1e-5}, {x, w, b, r, pb}, {kB, kL, kD});
+  set_output(g, rows(g, y, 1, 1, kL, 2));
+  EXPECT_EQ(hoist_and_compare(g), 1);
+  EXPECT_EQ(rows_of(g, OpKind::kLayerNorm), 2) << print_graph(g);
+  EXPECT_EQ(count_ops(g, OpKind::kSlice), 2u) << print_graph(g);  // x and the residual
+}
+
 TEST(HoistSlices, SlicesOfTheSameRowsWithDifferentEndsMoveTogether) {
   // x[:, 0:8:4] and x[:, 0:5:4] both keep rows 0 and 4 (the frontend keeps the end as written).
   Graph g;

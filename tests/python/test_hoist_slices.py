@@ -247,7 +247,7 @@ def test_bert_cls_pooler_with_mask(harness, mask_kind):
     assert_rows(steps, "ln2.weight", 1, op="layer_norm")
     assert_rows(steps, "fc1.bias", 1, op="gemm")
     # fc2's and the out-projection's biases are added in the layer norms that follow
-    # (fold_gemm_bias_into_norm), so any step reading them must be narrowed.
+    # (fold_gemm_bias_into_norm): the last step reading each must be narrowed.
     assert_rows(steps, "fc2.bias", 1)
     assert_rows(steps, "ln1.weight", 1, op="layer_norm")
     assert_rows(steps, "attn.proj.bias", 1)

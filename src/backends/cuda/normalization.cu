@@ -137,8 +137,8 @@ template <int kWarps> __device__ __forceinline__ float row_sum1(float v, float2*
 // Each row is read once into registers: thread `lane` (of 32 * kWarps per row) holds
 // 16-byte vectors lane, lane + 32 * kWarps, ... (kVecs of them; coalesced), statistics
 // come from the registers, and the row is written once. Requires inner % Pack16<T>::kSize
-// == 0, 16-byte aligned x/y/w/b and inner <= kVecs * 32 * kWarps * kSize; kFull: inner
-// is exactly that (768 = 3 x 32 x 8 at fp16), so the row length and the vector bounds
+// == 0, 16-byte aligned x/y/w/b and residual/input bias (r/pb: the pre-adds, added as the
+// row is read) and inner <= kVecs * 32 * kWarps * kSize; kFull: inner is exactly that (768 = 3 x 32 x 8 at fp16), so the row length and the vector bounds
 // are compile-time. A 1-D block of rows_per_block rows (1 when kWarps > 1: block-wide
 // syncs), one row per group of 32 * kWarps threads and no row loop: the grid covers
 // the rows. Against a grid-stride loop, a run-time row length and a 2-D block, those
