@@ -203,3 +203,23 @@ def test_transformers_bert(harness):
     for i in range(2):
         assert_bias_in_norm(steps, f"bert.encoder.layer.{i}.attention.output.dense.bias")
         assert_bias_in_norm(steps, f"bert.encoder.layer.{i}.output.dense.bias")
+
+
+def test_addmm_with_beta_keeps_the_bias(harness):
+    """LN(addmm(b, x, W, beta=0.5)): beta scales the bias, which the norm would add
+    unscaled, so the bias stays in the gemm (numbers against PyTorch)."""
+    torch.manual_seed(27)
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(DIM, 24) * 0.2)
+            self.b = nn.Parameter(torch.randn(24))
+
+        def forward(self, x):
+            return F.layer_norm(torch.addmm(self.b, x, self.w, beta=0.5), (24,))
+
+    key = "fold_bias_addmm_beta"
+    harness.convert_and_run(Model(), [torch.randn(6, DIM)], "training", key=key)
+    steps = engine_steps(harness, key, "training")
+    assert all(len(s["inputs"]) <= 3 for s in steps if s["op"] == "layer_norm"), describe_steps(steps)
