@@ -72,6 +72,11 @@ void register_convert_command(CLI::App& app, Action& action) {
                   "NAME=D0xD1x...: build for this shape of input NAME, for a model exported with dynamic dims "
                   "(torch.export.Dim); repeatable. Static dims must match, dynamic ones lie in the exported range")
       ->allow_extra_args(false);  // one shape a flag, so a model path after it is not taken for a second shape
+  cmd->add_option("--disable-pass", args->options.disabled_passes,
+                  "skip this optimizer pass (fuse_gemm, hoist_slices, fold_gemm_bias_into_norm, ...: "
+                  "docs/optimizer.md); repeatable; recorded in the engine")
+      ->allow_extra_args(false)
+      ->delimiter(',');
   cmd->add_flag("-q,--quiet", args->quiet, "print nothing but errors");
   cmd->callback([&action, args] {
     // A malformed --input-shape is a bad command line (exit 2), like CLI11's own errors.

@@ -28,6 +28,9 @@ struct BuildOptions {
   // (torch.export.Dim): the engine is built at these sizes instead of the example
   // inputs'. Static dims must match; dynamic ones must lie in the exported range.
   std::map<std::string, std::vector<int64_t>> input_shapes;
+  // Optimizer passes to skip, by name (docs/optimizer.md lists them), to compare
+  // engines or find the pass that changed an output; recorded in the engine.
+  std::vector<std::string> disabled_passes;
   // Called with short progress lines ("[3/5] folding constants").
   std::function<void(const std::string&)> progress;
   // Canonical "key=value" list recorded in the engine (sorted; excludes progress).

@@ -138,10 +138,11 @@ def _unsupported_error(report) -> UnsupportedOperatorError:
 
 def build_pt2(pt2_path, *, precision="fp32", backend: Optional[str] = None, allow_tf32: bool = False,
               exact_gelu: bool = False, optimization_level: int = 3, timing_cache=None, workspace_limit: int = 0, cuda_arch: str = "",
-              progress=None, input_shapes=None) -> bytes:
+              progress=None, input_shapes=None, disable_passes=()) -> bytes:
     """Builds engine bytes from a .pt2 file (what `ingot convert` does). `input_shapes`
     ({"x": (8, 3, 224, 224)}) builds a model exported with dynamic dims at those sizes
-    (`ingot convert --input-shape`)."""
+    (`ingot convert --input-shape`); `disable_passes` names optimizer passes to skip
+    (`ingot convert --disable-pass`, docs/optimizer.md)."""
     pt2_path = os.fspath(pt2_path)
     if isinstance(precision, str):
         key = precision.lower()
@@ -155,7 +156,8 @@ def build_pt2(pt2_path, *, precision="fp32", backend: Optional[str] = None, allo
             allow_tf32=bool(allow_tf32), exact_gelu=bool(exact_gelu), optimization_level=int(optimization_level),
             timing_cache="" if timing_cache is None else os.fspath(timing_cache),
             workspace_limit=int(workspace_limit), cuda_arch=cuda_arch, progress=progress,
-            input_shapes={str(k): [int(d) for d in v] for k, v in (input_shapes or {}).items()})
+            input_shapes={str(k): [int(d) for d in v] for k, v in (input_shapes or {}).items()},
+            disable_passes=[disable_passes] if isinstance(disable_passes, str) else [str(n) for n in disable_passes])
     except IngotError as e:
         if e.code != "unsupported":
             raise
@@ -180,7 +182,7 @@ def convert_exported_program(exported_program, *, name: str = "model", **options
 def convert_method_to_engine(module, method_name: str = "forward", inputs=None, *, precision="fp32",
                              backend: Optional[str] = None, allow_tf32: bool = False, exact_gelu: bool = False,
                              optimization_level: int = 3, timing_cache=None, workspace_limit: int = 0, kwargs: Optional[Dict[str, Any]] = None,
-                             cuda_arch: str = "", progress=None) -> bytes:
+                             cuda_arch: str = "", progress=None, disable_passes=()) -> bytes:
     """Exports module.<method_name> with torch.export and compiles it into engine bytes.
 
     inputs: example tensors or ingot.Input specs; a tuple/list for positional
@@ -194,7 +196,7 @@ def convert_method_to_engine(module, method_name: str = "forward", inputs=None, 
                                     backend=backend, allow_tf32=allow_tf32, exact_gelu=exact_gelu,
                                     optimization_level=optimization_level,
                                     timing_cache=timing_cache, workspace_limit=workspace_limit, cuda_arch=cuda_arch,
-                                    progress=progress)
+                                    progress=progress, disable_passes=disable_passes)
 
 
 def check_method_op_support(module, method_name: str = "forward", inputs=None, *, kwargs=None,

@@ -17,9 +17,11 @@ namespace {
 py::bytes build_engine_bytes(const std::string& pt2_path, const std::string& backend, const std::string& precision,
                              bool allow_tf32, bool exact_gelu, int optimization_level, const std::string& timing_cache,
                              uint64_t workspace_limit, const std::string& cuda_arch, py::object progress,
-                             const std::map<std::string, std::vector<int64_t>>& input_shapes) {
+                             const std::map<std::string, std::vector<int64_t>>& input_shapes,
+                             const std::vector<std::string>& disable_passes) {
   BuildOptions options;
   options.input_shapes = input_shapes;
+  options.disabled_passes = disable_passes;
   options.backend = backend;
   options.precision = precision;
   options.allow_tf32 = allow_tf32;
@@ -82,7 +84,7 @@ void bind_compiler(py::module_& m) {
         py::arg("optimization_level") = 3,
         py::arg("timing_cache") = "", py::arg("workspace_limit") = 0, py::arg("cuda_arch") = "",
         py::arg("progress") = py::none(), py::arg("input_shapes") = std::map<std::string, std::vector<int64_t>>{},
-        "Builds an engine from a .pt2 and returns its bytes.");
+        py::arg("disable_passes") = std::vector<std::string>{}, "Builds an engine from a .pt2 and returns its bytes.");
 
   m.def(
       "inspect_engine_json",

@@ -30,6 +30,14 @@ std::vector<std::pair<std::string, std::string>> BuildOptions::to_record() const
     }
     r.emplace_back("input_shapes", shapes);
   }
+  if (!disabled_passes.empty()) {  // likewise only when asked for
+    std::vector<std::string> names = disabled_passes;
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    std::string list;
+    for (const std::string& n : names) list += (list.empty() ? "" : ",") + n;
+    r.emplace_back("disabled_passes", list);
+  }
   std::sort(r.begin(), r.end());
   return r;
 }

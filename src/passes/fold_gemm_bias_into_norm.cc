@@ -13,7 +13,7 @@
 //     yet, and the output is no graph output,
 // the bias becomes the layer norm's input bias (input 4) and the residual its
 // residual (input 3); the Gemm keeps only the product. With move_residual false
-// (INGOT_DISABLE_PASSES=fold_gemm_bias_into_norm.residual) the residual stays in
+// (`--disable-pass fold_gemm_bias_into_norm.residual`) the residual stays in
 // the Gemm's epilogue and only the bias moves. Exact in real arithmetic; in
 // 16-bit the product is rounded once before the adds (in fp32, in the norm) instead
 // of after them, an error of the same size as the epilogue's own rounding.

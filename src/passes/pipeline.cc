@@ -12,7 +12,8 @@
 // - lowering inserts IO casts and converted constant copies; a canonicalize/DCE
 //   round after it removes the casts that became identities and the float32
 //   constants nothing reads any more.
-#include <cstdlib>
+#include <algorithm>
+#include <iterator>
 #include <optional>
 #include <string>
 
@@ -28,14 +29,28 @@ namespace {
 // real models settle in two or three.
 constexpr int kMaxRounds = 8;
 
-// INGOT_DISABLE_PASSES: comma-separated pass names the pipeline skips (fusion steps,
-// hoist_slices, fold_gemm_bias_into_norm and its ".residual" part, fold_reformat), so
-// that a suspect pass can be switched off to compare engines or outputs.
-bool pass_enabled(const std::string& name) {
-  const char* env = std::getenv("INGOT_DISABLE_PASSES");
-  if (!env) return true;
-  const std::string list = std::string(",") + env + ",";
-  return list.find("," + name + ",") == std::string::npos;
+// The passes BuildOptions::disabled_passes may name (`ingot convert --disable-pass`):
+// the fusion steps, hoist_slices, fold_gemm_bias_into_norm (".residual": only the
+// residual stays in the Gemm) and fold_reformat.
+const char* const kSkippablePasses[] = {
+    "recognize_gelu", "fuse_norm", "fuse_attention", "conv_as_gemm", "fuse_conv", "layout_channels_last",
+    "fuse_gemm", "collapse_view_chains", "fuse_pointwise", "hoist_slices", "fold_gemm_bias_into_norm",
+    "fold_gemm_bias_into_norm.residual", "fold_reformat"};
+
+bool pass_enabled(const BuildOptions& options, const std::string& name) {
+  return std::find(options.disabled_passes.begin(), options.disabled_passes.end(), name) ==
+         options.disabled_passes.end();
+}
+
+Status check_disabled_passes(const BuildOptions& options) {
+  for (const std::string& name : options.disabled_passes) {
+    if (std::find(std::begin(kSkippablePasses), std::end(kSkippablePasses), name) != std::end(kSkippablePasses))
+      continue;
+    std::string known;
+    for (const char* k : kSkippablePasses) known += (known.empty() ? "" : ", ") + std::string(k);
+    return invalid_argument("cannot disable pass '" + name + "': the passes that can be disabled are " + known);
+  }
+  return Status::ok_status();
 }
 
 Status verified(const Graph& g, const char* pass) {
@@ -112,7 +127,7 @@ Status run_fusion(Graph& g, const BuildOptions& options, const std::function<voi
       {"fuse_pointwise", run_fuse_pointwise, options.optimization_level >= 2},
   };
   for (const Step& step : steps) {
-    if (!step.enabled || !pass_enabled(step.name)) continue;
+    if (!step.enabled || !pass_enabled(options, step.name)) continue;
     const size_t before = g.num_nodes();
     if (!step.run(g)) continue;
     INGOT_RETURN_IF_ERROR(verified(g, step.name));
@@ -162,6 +177,7 @@ Status run_pipeline(Graph& g, const BuildOptions& options, const std::function<v
   auto say = [&](const std::string& line) {
     if (progress) progress(line);
   };
+  INGOT_RETURN_IF_ERROR(check_disabled_passes(options));
   INGOT_RETURN_IF_ERROR(verified(g, "import"));
   if (options.optimization_level <= 0) {
     // Level 0 builds fastest: only remove what no output needs.
@@ -195,7 +211,7 @@ Status run_pipeline(Graph& g, const BuildOptions& options, const std::function<v
   INGOT_RETURN_IF_ERROR(fold_attention(g, options, say));
   // After the attention views exist (it narrows them); before fold_reformat, which
   // only looks at the model's inputs.
-  if (const int narrowed = pass_enabled("hoist_slices") ? run_hoist_slices(g) : 0) {
+  if (const int narrowed = pass_enabled(options, "hoist_slices") ? run_hoist_slices(g) : 0) {
     INGOT_RETURN_IF_ERROR(verified(g, "hoist_slices"));
     run_canonicalize(g);
     INGOT_RETURN_IF_ERROR(verified(g, "canonicalize"));
@@ -204,16 +220,17 @@ Status run_pipeline(Graph& g, const BuildOptions& options, const std::function<v
     say("  hoist_slices: " + std::to_string(narrowed) + " ops compute only the rows a later slice keeps");
   }
   // After hoist_slices, which narrows norms and gemms in their usual form.
-  if (const int moved = pass_enabled("fold_gemm_bias_into_norm")
-                            ? run_fold_gemm_bias_into_norm(g, pass_enabled("fold_gemm_bias_into_norm.residual"))
-                            : 0) {
+  if (const int moved =
+          pass_enabled(options, "fold_gemm_bias_into_norm")
+              ? run_fold_gemm_bias_into_norm(g, pass_enabled(options, "fold_gemm_bias_into_norm.residual"))
+              : 0) {
     INGOT_RETURN_IF_ERROR(verified(g, "fold_gemm_bias_into_norm"));
     say("  fold_gemm_bias_into_norm: " + std::to_string(moved) + " gemm biases added in the layer norm that follows");
   }
   // Last: a Reformat is no permute to the pattern-matching passes above (which
   // treat permutes as dtype-preserving views), and the input and output casts
   // it absorbs exist only after lowering.
-  if (pass_enabled("fold_reformat") && run_fold_reformat(g)) {
+  if (pass_enabled(options, "fold_reformat") && run_fold_reformat(g)) {
     INGOT_RETURN_IF_ERROR(verified(g, "fold_reformat"));
     run_canonicalize(g);
     INGOT_RETURN_IF_ERROR(verified(g, "canonicalize"));

@@ -10,11 +10,14 @@ no bias. Where it must not fire (pre-norm blocks, whose sum is read twice; a sum
 that is also an output; an activation between; a norm over two dims), the gemm
 keeps its bias and the layer norm its three inputs.
 """
+import json
+
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from conftest import assert_clean_failure, assert_matches, describe, run_ingot, to_numpy
 from test_hoist_slices import DIM, MLP, PreNormBlock, SelfAttention, describe_steps, distinct_parameters, \
     engine_steps, reads
 
@@ -223,3 +226,29 @@ def test_addmm_with_beta_keeps_the_bias(harness):
     harness.convert_and_run(Model(), [torch.randn(6, DIM)], "training", key=key)
     steps = engine_steps(harness, key, "training")
     assert all(len(s["inputs"]) <= 3 for s in steps if s["op"] == "layer_norm"), describe_steps(steps)
+
+
+def test_disable_pass_from_the_command_line(harness):
+    """`ingot convert --disable-pass fold_gemm_bias_into_norm` builds the same model with
+    the biases in the gemms (same numbers, recorded in the engine); an unknown pass
+    name fails cleanly and writes no engine."""
+    torch.manual_seed(28)
+    key = "fold_bias_disabled"
+    mask = torch.tensor([[1] * 8, [1] * 6 + [0] * 2], dtype=torch.int64)
+    model = distinct_parameters(PostNormEncoder(layers=1)).eval()
+    x = torch.randn(2, 8, DIM)
+    pt2, _ = harness.export(model, [x, mask], "training", key)
+    engine = harness.convert(pt2, harness.root / f"{key}.engine", "--disable-pass", "fold_gemm_bias_into_norm")
+    proc = run_ingot("inspect", engine, "--json")
+    assert proc.returncode == 0, describe(proc)
+    info = json.loads(proc.stdout)
+    assert info["provenance"]["build_options"]["disabled_passes"] == "fold_gemm_bias_into_norm"
+    assert_bias_in_gemm(info["steps"], "layers.0.fc2.bias")
+    assert_bias_in_gemm(info["steps"], "layers.0.attn.proj.bias")
+    (out,) = harness.run(engine, {"x": to_numpy(x), "attention_mask": to_numpy(mask)}, harness.root / f"{key}-out")
+    with torch.no_grad():
+        assert_matches(out, to_numpy(model(x, mask)), "output with the pass disabled")
+    bad = harness.root / f"{key}-bad.engine"
+    proc = run_ingot("convert", pt2, "-o", bad, "--disable-pass", "fold_everything")
+    assert_clean_failure(proc, r"cannot disable pass 'fold_everything'.*fold_gemm_bias_into_norm")
+    assert not bad.exists()

@@ -329,6 +329,24 @@ def test_bad_options_raise_ingot_error(cnn):
         ingot.convert_method_to_engine(cnn[0], "decode", inputs=(torch.randn(1, 3, 8, 8),))
 
 
+def test_disable_passes_is_applied_and_recorded(cnn):
+    """disable_passes= skips optimizer passes (here the conv fusion: the engine then has
+    separate relu steps), still matches PyTorch, and the engine records what was skipped;
+    an unknown pass name is an error naming the passes that can be disabled."""
+    model, x = cnn[0], torch.randn(2, 3, 8, 8)
+    fused = ingot.Engine(ingot.convert_method_to_engine(model, inputs=(x,), backend=BACKEND))
+    plain = ingot.Engine(ingot.convert_method_to_engine(model, inputs=(x,), backend=BACKEND,
+                                                        disable_passes=["fuse_conv", "fuse_pointwise"]))
+    ops = lambda e: [step["op"] for step in e.inspect()["steps"]]  # noqa: E731
+    assert len(ops(plain)) > len(ops(fused)), (ops(plain), ops(fused))
+    with torch.no_grad():
+        assert rel_l2(plain(x), model(x)) <= FP32_TOL
+    assert plain.inspect()["provenance"]["build_options"]["disabled_passes"] == "fuse_conv,fuse_pointwise"
+    assert "disabled_passes" not in fused.inspect()["provenance"]["build_options"]
+    with pytest.raises(ingot.IngotError, match="cannot disable pass 'fuse_everything'.*fuse_gemm"):
+        ingot.convert_method_to_engine(model, inputs=(x,), backend=BACKEND, disable_passes="fuse_everything")
+
+
 @pytest.mark.skipif(not (torch.cuda.is_available() and ingot is not None and ingot.has_cuda),
                     reason="needs a GPU and an ingot built with CUDA")
 def test_cuda_tensors_stay_on_device(cnn):
