@@ -5,7 +5,9 @@
 //
 // Rewrites, in one forward sweep (repeated until nothing changes):
 //   (a) MatMul(a, constant b) with b [K, N] or [1, .., 1, K, N] -> Gemm(a, b') where
-//       b' is a [K, N] view of the same constant bytes (no copy);
+//       b' is a [K, N] view of the same constant bytes (no copy); likewise a b whose
+//       batch repeats one matrix (an expanded weight, as the aten dialect writes
+//       linear layers on 3-d inputs), with b' a copy of that matrix;
 //   (e) a Gemm whose input is a reshape (or a permute that only moves size-1 dims)
 //       keeping the last dim reads the reshape's input directly: Gemm flattens
 //       leading dims itself, so [B, L, K] in gives [B, L, N] out without copies;
@@ -23,6 +25,8 @@
 // Fusion only happens when the Gemm's output has no other use (it would have to
 // be materialized anyway) and is not a graph output.
 #include <algorithm>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -136,7 +140,22 @@ class GemmFuser {
     if (v != kNoValue) consumers_[static_cast<size_t>(v)].push_back(n);
   }
 
-  // (a) MatMul(a, constant b [1.., K, N]) -> Gemm(a, [K, N] view of b).
+  // Whether every [K, N] matrix of constant b's batch is the same bytes: an expanded
+  // weight that constant folding materialized (the aten dialect writes a linear layer
+  // on a 3-d input as bmm(x, expand(W^T, [B, K, N]))).
+  static bool identical_batch_slices(const Value& b) {
+    if (!b.constant) return false;
+    const size_t slice = static_cast<size_t>(b.shape[b.shape.size() - 2] * b.shape.back()) * dtype_size(b.dtype);
+    const std::vector<uint8_t>& bytes = *b.constant;
+    if (slice == 0 || bytes.size() != b.nbytes() || bytes.size() % slice != 0) return false;
+    for (size_t off = slice; off < bytes.size(); off += slice)
+      if (std::memcmp(bytes.data(), bytes.data() + off, slice) != 0) return false;
+    return true;
+  }
+
+  // (a) MatMul(a, constant b [1.., K, N]) -> Gemm(a, [K, N] view of b); also when b's
+  // batch holds one matrix repeated (then a [K, N] copy of it), if the output has a's
+  // batch (b does not broadcast a).
   bool matmul_to_gemm(NodeId id) {
     Node& n = g_.node(id);
     if (n.inputs.size() != 2 || n.outputs.size() != 1) return false;
@@ -145,8 +164,9 @@ class GemmFuser {
     const Value& out = g_.value(n.outputs[0]);
     if (!b.is_constant() || b.shape.size() < 2 || a.shape.size() < 2 || a.dtype != b.dtype || !is_float(a.dtype))
       return false;
-    for (size_t d = 0; d + 2 < b.shape.size(); ++d)
-      if (b.shape[d] != 1) return false;
+    bool batch_of_ones = true;
+    for (size_t d = 0; d + 2 < b.shape.size(); ++d) batch_of_ones &= b.shape[d] == 1;
+    if (!batch_of_ones && !identical_batch_slices(b)) return false;
     const int64_t k = b.shape[b.shape.size() - 2], nn = b.shape.back();
     if (a.shape.back() != k || out.shape.empty() || out.shape.back() != nn) return false;
     // The output keeps its (possibly broadcast-extended) shape; Gemm only needs the
@@ -155,6 +175,10 @@ class GemmFuser {
     ValueId weight = n.inputs[1];
     if (b.shape.size() != 2) {
       ConstantData data = b.constant;  // shared bytes, not a copy
+      if (!batch_of_ones)  // the first matrix of the batch
+        data = std::make_shared<const std::vector<uint8_t>>(
+            b.constant->begin(), b.constant->begin() + static_cast<std::ptrdiff_t>(k * nn) *
+                                                           static_cast<std::ptrdiff_t>(dtype_size(b.dtype)));
       weight = g_.add_constant(b.name + ".as_2d", b.dtype, {k, nn}, data);
       consumers_.emplace_back();
       is_graph_output_.push_back(false);

@@ -235,6 +235,41 @@ TEST(FuseGemm, MatMulWithBatchedWeightIsLeftAlone) {
   EXPECT_EQ(count_ops(g, OpKind::kMatMul), 1u);
 }
 
+// A [2, k, n] constant holding one random matrix twice (an expand that was folded).
+ValueId repeated_matrix(Graph& g, int64_t k, int64_t n, uint32_t seed) {
+  std::vector<float> one = random_floats(k * n, seed), both = one;
+  both.insert(both.end(), one.begin(), one.end());
+  auto bytes = std::make_shared<std::vector<uint8_t>>(both.size() * sizeof(float));
+  std::memcpy(bytes->data(), both.data(), bytes->size());
+  return g.add_constant("w_expanded", DType::kFloat32, {2, k, n}, bytes);
+}
+
+TEST(FuseGemm, MatMulWithRepeatedWeightBecomesGemm) {
+  // The aten dialect's linear on a 3-d input: bmm(x, expand(W^T)) with the expand
+  // folded into a [2, 8, 6] constant whose two matrices are the same: a Gemm on [8, 6].
+  Graph g;
+  ValueId x = add_input(g, "x", {2, 5, 8});
+  ValueId w = repeated_matrix(g, 8, 6, 3);
+  g.outputs = {add_op(g, MatMulAttrs{}, {x, w}, {2, 5, 6})};
+  const auto before = run(g);
+  EXPECT_TRUE(fuse(g));
+  EXPECT_EQ(count_ops(g, OpKind::kMatMul), 0u) << print_graph(g);
+  const Node& n = only_gemm(g);
+  EXPECT_EQ(g.value(n.inputs[1]).shape, (std::vector<int64_t>{8, 6}));
+  EXPECT_EQ(g.value(n.inputs[1]).constant->size(), 8u * 6u * sizeof(float));
+  expect_close(run(g), before);
+}
+
+TEST(FuseGemm, RepeatedWeightThatWouldBroadcastTheInputStays) {
+  // x [1, 5, 8] against two equal matrices gives [2, 5, 6]: two copies, no Gemm shape.
+  Graph g;
+  ValueId x = add_input(g, "x", {1, 5, 8});
+  ValueId w = repeated_matrix(g, 8, 6, 5);
+  g.outputs = {add_op(g, MatMulAttrs{}, {x, w}, {2, 5, 6})};
+  EXPECT_FALSE(fuse(g));
+  EXPECT_EQ(count_ops(g, OpKind::kMatMul), 1u);
+}
+
 TEST(FuseGemm, ReshapesAroundGemmAreRemoved) {
   // x [2,3,8] -> reshape [6,8] -> gemm -> [6,6] -> reshape [2,3,6]: one Gemm on [2,3,8].
   Graph g;
