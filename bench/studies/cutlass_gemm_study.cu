@@ -138,21 +138,14 @@ template <Epi E> void run_cutlass(const Problem& p, const __half* reference, dou
 
 // cuBLASLt's best of its heuristic's first 8 for one epilogue; leaves that algorithm's output in out.
 float cublaslt_best(cublasLtHandle_t h, void* ws, size_t ws_bytes, const Problem& p, Epi epi, __half* out) {
-  cublasLtMatmulDesc_t desc; cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F);
-  cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
-  cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta);
-  cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb);
-  cublasLtEpilogue_t e = epi == Epi::kNone ? CUBLASLT_EPILOGUE_DEFAULT : epi == Epi::kBiasGelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
-  cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &e, sizeof e);
-  if (epi != Epi::kNone) cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &p.bias, sizeof p.bias);
-  cublasLtMatrixLayout_t la, lb, lc;
-  cublasLtMatrixLayoutCreate(&la, CUDA_R_16F, p.K, p.N, p.K);
-  cublasLtMatrixLayoutCreate(&lb, CUDA_R_16F, p.K, p.M, p.K);
-  cublasLtMatrixLayoutCreate(&lc, CUDA_R_16F, p.N, p.M, p.N);
-  cublasLtMatmulPreference_t pref; cublasLtMatmulPreferenceCreate(&pref);
-  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws_bytes, sizeof ws_bytes);
-  cublasLtMatmulHeuristicResult_t res[8] = {}; int found = 0;
-  cublasLtMatmulAlgoGetHeuristic(h, desc, la, lb, lc, lc, pref, 8, res, &found);
+  const cublasLtEpilogue_t e = epi == Epi::kNone       ? CUBLASLT_EPILOGUE_DEFAULT
+                              : epi == Epi::kBiasGelu ? CUBLASLT_EPILOGUE_GELU_BIAS
+                                                      : CUBLASLT_EPILOGUE_BIAS;
+  const LtLinear lin(p.M, p.N, p.K, e, epi == Epi::kNone ? nullptr : p.bias);
+  const cublasLtMatmulDesc_t desc = lin.desc;
+  const cublasLtMatrixLayout_t la = lin.la, lb = lin.lb, lc = lin.lc;
+  cublasLtMatmulHeuristicResult_t res[8] = {};
+  const int found = lin.heuristics(h, ws_bytes, res, 8);
   float alpha = 1, beta = epi == Epi::kBiasResidual ? 1.f : 0.f;
   const __half* c_in = epi == Epi::kBiasResidual ? p.C : out;
   float best = 1e9; int best_i = -1;
@@ -162,8 +155,6 @@ float cublaslt_best(cublasLtHandle_t h, void* ws, size_t ws_bytes, const Problem
   }
   if (best_i >= 0) cublasLtMatmul(h, desc, &alpha, p.W, la, p.A, lb, &beta, c_in, lc, out, lc, &res[best_i].algo, ws, res[best_i].workspaceSize, s);
   cudaDeviceSynchronize();
-  cublasLtMatmulPreferenceDestroy(pref); cublasLtMatrixLayoutDestroy(la); cublasLtMatrixLayoutDestroy(lb);
-  cublasLtMatrixLayoutDestroy(lc); cublasLtMatmulDescDestroy(desc);
   return best;
 }
 

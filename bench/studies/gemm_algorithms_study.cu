@@ -80,20 +80,12 @@ int main(int argc, char** argv) {
     cudaMalloc(&D, (size_t)sh.M * sh.N * 2); cudaMalloc(&bias, sh.N * 2);
     fill_random(A, (size_t)sh.M * sh.K, 1.0f); fill_random(W, (size_t)sh.N * sh.K, 0.036f); fill_random(bias, sh.N, 0.1f);
     for (int with_bias = 0; with_bias < 2; ++with_bias) {
-    cublasLtMatmulDesc_t desc; cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F);
-    cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
-    cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta);
-    cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb);
-    if (with_bias) { cublasLtEpilogue_t e = CUBLASLT_EPILOGUE_BIAS; cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &e, sizeof e);
-      cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias); }
-    cublasLtMatrixLayout_t la, lb, lc;
-    cublasLtMatrixLayoutCreate(&la, CUDA_R_16F, sh.K, sh.N, sh.K);
-    cublasLtMatrixLayoutCreate(&lb, CUDA_R_16F, sh.K, sh.M, sh.K);
-    cublasLtMatrixLayoutCreate(&lc, CUDA_R_16F, sh.N, sh.M, sh.N);
-    cublasLtMatmulPreference_t pref; cublasLtMatmulPreferenceCreate(&pref);
-    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws_bytes, sizeof ws_bytes);
-    cublasLtMatmulHeuristicResult_t res[32] = {}; int found = 0;  // (a std::vector here trips an nvcc 13 internal error under C++20)
-    cublasLtMatmulAlgoGetHeuristic(h, desc, la, lb, lc, lc, pref, 32, res, &found);
+    const LtLinear lin(sh.M, sh.N, sh.K, with_bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT,
+                       with_bias ? bias : nullptr);
+    const cublasLtMatmulDesc_t desc = lin.desc;
+    const cublasLtMatrixLayout_t la = lin.la, lb = lin.lb, lc = lin.lc;
+    cublasLtMatmulHeuristicResult_t res[32] = {};  // (a std::vector here trips an nvcc 13 internal error under C++20)
+    const int found = lin.heuristics(h, ws_bytes, res, 32);
     float alpha = 1, beta = 0;
     double flop = 2.0 * sh.M * sh.N * sh.K;
     auto time_algo = [&](const cublasLtMatmulAlgo_t& algo, size_t wsz) {
@@ -137,8 +129,6 @@ int main(int argc, char** argv) {
     }
     printf("%-10s bias%d M%d N%d K%d: heuristic %d algos, best lt:%d %.2f us (%.0f TF/s); best split-K %s %.2f us (%.0f TF/s)\n",
            sh.name, with_bias, sh.M, sh.N, sh.K, found, best_h_i, best_h, flop / best_h / 1e6, best_split_desc, best_split, flop / best_split / 1e6);
-    cublasLtMatmulPreferenceDestroy(pref); cublasLtMatrixLayoutDestroy(la); cublasLtMatrixLayoutDestroy(lb); cublasLtMatrixLayoutDestroy(lc);
-    cublasLtMatmulDescDestroy(desc);
     }
     cudaFree(A); cudaFree(W); cudaFree(D); cudaFree(bias);
   }

@@ -43,7 +43,7 @@ bool foldable(const Graph& g, const UseIndex& uses, const Node& norm) {
   if (norm.kind() != OpKind::kLayerNorm || norm.inputs.size() > 3 || norm.outputs.size() != 1) return false;
   if (std::get<LayerNormAttrs>(norm.attrs).normalized_ndim != 1) return false;
   const ValueId x = norm.inputs[0];
-  if (x == kNoValue || uses.is_output[static_cast<size_t>(x)] || uses.sole_consumer(x) < 0) return false;
+  if (x == kNoValue || uses.sole_consumer(x) < 0) return false;  // (-1 also for a graph output)
   const NodeId producer = g.value(x).producer;
   if (producer < 0) return false;
   const Node& gemm = g.node(producer);
@@ -73,11 +73,12 @@ int run_fold_gemm_bias_into_norm(Graph& g, bool move_residual) {
     if (!foldable(g, uses, norm)) continue;
     Node& gemm = g.node(g.value(norm.inputs[0]).producer);
     const ValueId bias = gemm.inputs[2];
-    const ValueId residual = gemm.inputs.size() > 3 && move_residual ? gemm.inputs[3] : kNoValue;
-    gemm.inputs[2] = kNoValue;
-    if (residual != kNoValue || gemm.inputs.size() < 4 || gemm.inputs[3] == kNoValue) gemm.inputs.resize(2);
+    const ValueId residual = gemm.inputs.size() > 3 ? gemm.inputs[3] : kNoValue;
+    const ValueId kept = move_residual ? kNoValue : residual;  // the residual the Gemm keeps
+    gemm.inputs = kept == kNoValue ? std::vector<ValueId>{gemm.inputs[0], gemm.inputs[1]}
+                                   : std::vector<ValueId>{gemm.inputs[0], gemm.inputs[1], kNoValue, kept};
     norm.inputs.resize(3, kNoValue);
-    norm.inputs.push_back(residual);
+    norm.inputs.push_back(kept == kNoValue ? residual : kNoValue);
     norm.inputs.push_back(bias);
     ++folded;
   }

@@ -179,9 +179,7 @@ class GemmFuser {
         data = std::make_shared<const std::vector<uint8_t>>(
             b.constant->begin(), b.constant->begin() + static_cast<std::ptrdiff_t>(k * nn) *
                                                            static_cast<std::ptrdiff_t>(dtype_size(b.dtype)));
-      weight = g_.add_constant(b.name + ".as_2d", b.dtype, {k, nn}, data);
-      consumers_.emplace_back();
-      is_graph_output_.push_back(false);
+      weight = new_constant(b.name + ".as_2d", b.dtype, {k, nn}, data);
     }
     Node& node = g_.node(id);  // add_constant may not move nodes, but re-take the reference anyway
     GemmAttrs attrs;
@@ -365,13 +363,18 @@ class GemmFuser {
     return id;
   }
 
-  // A [N] constant holding the bytes of the [1, .., 1, N] constant v.
-  ValueId row_vector_view(ValueId v) {
-    const Value src = g_.value(v);  // a copy: add_constant may move the value table
-    const ValueId id = g_.add_constant(src.name + ".as_1d", src.dtype, {src.shape.back()}, src.constant);
+  // A constant the sweep's use tables know about.
+  ValueId new_constant(const std::string& name, DType dtype, std::vector<int64_t> shape, ConstantData data) {
+    const ValueId id = g_.add_constant(name, dtype, std::move(shape), std::move(data));
     consumers_.emplace_back();
     is_graph_output_.push_back(false);
     return id;
+  }
+
+  // A [N] constant holding the bytes of the [1, .., 1, N] constant v.
+  ValueId row_vector_view(ValueId v) {
+    const Value src = g_.value(v);  // a copy: add_constant may move the value table
+    return new_constant(src.name + ".as_1d", src.dtype, {src.shape.back()}, src.constant);
   }
 
   // [N], or [1, .., 1, N]: broadcasts along the rows of a Gemm output.

@@ -16,6 +16,7 @@
 #include <iterator>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "passes/passes.h"
 
@@ -29,13 +30,29 @@ namespace {
 // real models settle in two or three.
 constexpr int kMaxRounds = 8;
 
-// The passes BuildOptions::disabled_passes may name (`ingot convert --disable-pass`):
-// the fusion steps, hoist_slices, fold_gemm_bias_into_norm (".residual": only the
-// residual stays in the Gemm) and fold_reformat.
-const char* const kSkippablePasses[] = {
-    "recognize_gelu", "fuse_norm", "fuse_attention", "conv_as_gemm", "fuse_conv", "layout_channels_last",
-    "fuse_gemm", "collapse_view_chains", "fuse_pointwise", "hoist_slices", "fold_gemm_bias_into_norm",
-    "fold_gemm_bias_into_norm.residual", "fold_reformat"};
+// Fusion, in order (see run_fusion); `applies` says whether a build runs the step.
+struct FusionStep {
+  const char* name;
+  bool (*run)(Graph&);
+  bool (*applies)(const BuildOptions&);
+};
+bool always(const BuildOptions&) { return true; }
+const FusionStep kFusionSteps[] = {
+    {"recognize_gelu", run_recognize_gelu, always},
+    {"fuse_norm", run_fuse_norm, always},
+    {"fuse_attention", run_fuse_attention, always},
+    {"conv_as_gemm", run_conv_as_gemm, always},
+    {"fuse_conv", run_fuse_conv, always},
+    {"layout_channels_last", run_layout_channels_last, [](const BuildOptions& o) { return o.backend == "cuda"; }},
+    {"fuse_gemm", run_fuse_gemm, always},
+    {"collapse_view_chains", run_collapse_view_chains, always},
+    {"fuse_pointwise", run_fuse_pointwise, [](const BuildOptions& o) { return o.optimization_level >= 2; }},
+};
+
+// The passes after fusion that BuildOptions::disabled_passes may name too
+// (`ingot convert --disable-pass`); ".residual": only the residual stays in the Gemm.
+const char* const kLatePasses[] = {"hoist_slices", "fold_gemm_bias_into_norm", "fold_gemm_bias_into_norm.residual",
+                                   "fold_reformat"};
 
 bool pass_enabled(const BuildOptions& options, const std::string& name) {
   return std::find(options.disabled_passes.begin(), options.disabled_passes.end(), name) ==
@@ -43,12 +60,14 @@ bool pass_enabled(const BuildOptions& options, const std::string& name) {
 }
 
 Status check_disabled_passes(const BuildOptions& options) {
+  std::vector<std::string> known;
+  for (const FusionStep& step : kFusionSteps) known.emplace_back(step.name);
+  known.insert(known.end(), std::begin(kLatePasses), std::end(kLatePasses));
   for (const std::string& name : options.disabled_passes) {
-    if (std::find(std::begin(kSkippablePasses), std::end(kSkippablePasses), name) != std::end(kSkippablePasses))
-      continue;
-    std::string known;
-    for (const char* k : kSkippablePasses) known += (known.empty() ? "" : ", ") + std::string(k);
-    return invalid_argument("cannot disable pass '" + name + "': the passes that can be disabled are " + known);
+    if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+    std::string list;
+    for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+    return invalid_argument("cannot disable pass '" + name + "': the passes that can be disabled are " + list);
   }
   return Status::ok_status();
 }
@@ -110,24 +129,8 @@ Status lower_precision(Graph& g, const BuildOptions& options, const std::functio
 // layout pass (one fused conv is one layout decision), pointwise fusion last so
 // that it only takes the elementwise ops the conv and gemm epilogues did not.
 Status run_fusion(Graph& g, const BuildOptions& options, const std::function<void(const std::string&)>& say) {
-  struct Step {
-    const char* name;
-    bool (*run)(Graph&);
-    bool enabled;
-  };
-  const Step steps[] = {
-      {"recognize_gelu", run_recognize_gelu, true},
-      {"fuse_norm", run_fuse_norm, true},
-      {"fuse_attention", run_fuse_attention, true},
-      {"conv_as_gemm", run_conv_as_gemm, true},
-      {"fuse_conv", run_fuse_conv, true},
-      {"layout_channels_last", run_layout_channels_last, options.backend == "cuda"},
-      {"fuse_gemm", run_fuse_gemm, true},
-      {"collapse_view_chains", run_collapse_view_chains, true},
-      {"fuse_pointwise", run_fuse_pointwise, options.optimization_level >= 2},
-  };
-  for (const Step& step : steps) {
-    if (!step.enabled || !pass_enabled(options, step.name)) continue;
+  for (const FusionStep& step : kFusionSteps) {
+    if (!step.applies(options) || !pass_enabled(options, step.name)) continue;
     const size_t before = g.num_nodes();
     if (!step.run(g)) continue;
     INGOT_RETURN_IF_ERROR(verified(g, step.name));

@@ -7,14 +7,12 @@
 // not a row vector, a bias scaled by beta (addmm's); and a second run finds nothing.
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <string>
 #include <vector>
 
 #include "ir/graph.h"
 #include "ir_test_util.h"
 #include "pass_test_util.h"
-#include "passes/evaluate.h"
 #include "passes/passes.h"
 
 namespace ingot {
@@ -26,24 +24,7 @@ constexpr int64_t kB = 2, kL = 5, kK = 12, kN = 8;
 
 // Folds and checks that every output is unchanged; returns how many gemms folded.
 int fold_and_compare(Graph& g) {
-  const auto inputs = random_input_bytes(g, 5);
-  auto before = evaluate_graph(g, inputs);
-  EXPECT_TRUE(before.ok()) << before.status().message();
-  const int folded = run_fold_gemm_bias_into_norm(g);
-  EXPECT_TRUE(verify_graph(g).ok()) << verify_graph(g).message() << "\n" << print_graph(g);
-  auto after = evaluate_graph(g, inputs);
-  EXPECT_TRUE(after.ok()) << after.status().message() << "\n" << print_graph(g);
-  if (!before.ok() || !after.ok()) return folded;
-  EXPECT_EQ(before.value().size(), after.value().size());
-  for (size_t o = 0; o < before.value().size() && o < after.value().size(); ++o) {
-    const auto x = floats_of(before.value()[o]), y = floats_of(after.value()[o]);
-    EXPECT_EQ(x.size(), y.size());
-    for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
-      EXPECT_FALSE(std::isnan(y[i])) << "output " << o << " element " << i;
-      EXPECT_NEAR(x[i], y[i], 1e-5f) << "output " << o << " element " << i;
-    }
-  }
-  return folded;
+  return change_and_compare(g, 5, [](Graph& h) { return run_fold_gemm_bias_into_norm(h); });
 }
 
 struct Linear {
@@ -96,11 +77,8 @@ TEST(FoldGemmBiasIntoNorm, ResidualCanStayInTheGemm) {
   ValueId x = add_input(g, "x", {kB, kL, kK});
   set_output(g, layer_norm(g, linear(g, x, {})));
   const ValueId bias = only(g, OpKind::kGemm).inputs[2], residual = only(g, OpKind::kGemm).inputs[3];
-  const auto inputs = random_input_bytes(g, 6);
-  auto before = evaluate_graph(g, inputs);
-  ASSERT_TRUE(before.ok());
-  EXPECT_EQ(run_fold_gemm_bias_into_norm(g, /*move_residual=*/false), 1);
-  ASSERT_TRUE(verify_graph(g).ok()) << verify_graph(g).message();
+  EXPECT_EQ(change_and_compare(g, 6, [](Graph& h) { return run_fold_gemm_bias_into_norm(h, /*move_residual=*/false); }),
+            1);
   const Node& gemm = only(g, OpKind::kGemm);
   ASSERT_EQ(gemm.inputs.size(), 4u) << print_graph(g);
   EXPECT_EQ(gemm.inputs[2], kNoValue);
@@ -109,9 +87,6 @@ TEST(FoldGemmBiasIntoNorm, ResidualCanStayInTheGemm) {
   ASSERT_EQ(ln.inputs.size(), 5u);
   EXPECT_EQ(ln.inputs[3], kNoValue);
   EXPECT_EQ(ln.inputs[4], bias);
-  auto after = evaluate_graph(g, inputs);
-  ASSERT_TRUE(after.ok()) << after.status().message();
-  expect_close(floats_of(after.value()[0]), floats_of(before.value()[0]));
 }
 
 TEST(FoldGemmBiasIntoNorm, BiasAloneAndLeadingOnesBias) {

@@ -6,11 +6,11 @@
 // attention, values other ops read in full, reshapes that scatter the rows.
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <vector>
 
 #include "ir/graph.h"
 #include "ir_test_util.h"
+#include "pass_test_util.h"
 #include "passes/evaluate.h"
 #include "passes/passes.h"
 
@@ -23,27 +23,13 @@ constexpr int64_t kB = 2, kL = 5, kH = 2, kE = 4, kD = kH * kE, kF = 12;
 
 // Hoists, cleans up as the pipeline does, and checks every output is unchanged.
 int hoist_and_compare(Graph& g) {
-  const auto inputs = random_input_bytes(g, 11);
-  auto before = evaluate_graph(g, inputs);
-  EXPECT_TRUE(before.ok()) << before.status().message();
-  const int moves = run_hoist_slices(g);
-  EXPECT_TRUE(verify_graph(g).ok()) << verify_graph(g).message() << "\n" << print_graph(g);
-  run_canonicalize(g);
-  run_dce(g);
-  EXPECT_TRUE(verify_graph(g).ok()) << verify_graph(g).message() << "\n" << print_graph(g);
-  auto after = evaluate_graph(g, inputs);
-  EXPECT_TRUE(after.ok()) << after.status().message() << "\n" << print_graph(g);
-  if (!before.ok() || !after.ok()) return moves;
-  EXPECT_EQ(before.value().size(), after.value().size());
-  for (size_t o = 0; o < before.value().size() && o < after.value().size(); ++o) {
-    const auto x = floats_of(before.value()[o]), y = floats_of(after.value()[o]);
-    EXPECT_EQ(x.size(), y.size());
-    for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
-      EXPECT_FALSE(std::isnan(y[i])) << "output " << o << " element " << i;
-      EXPECT_NEAR(x[i], y[i], 1e-5f) << "output " << o << " element " << i;
-    }
-  }
-  return moves;
+  return change_and_compare(g, 11, [](Graph& h) {
+    const int moves = run_hoist_slices(h);
+    EXPECT_TRUE(verify_graph(h).ok()) << verify_graph(h).message() << "\n" << print_graph(h);
+    run_canonicalize(h);
+    run_dce(h);
+    return moves;
+  });
 }
 
 // Row count (dim 1) of the first node of `kind` after `skip` earlier ones.

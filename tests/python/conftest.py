@@ -101,6 +101,25 @@ def export_program(module, inputs, dialect):
     return program
 
 
+def small_bert(max_position_embeddings=128):
+    """A 2-layer transformers BertModel (hidden 32, 4 heads, MLP 64, vocabulary 100, no
+    pooler) wrapped to take (input_ids, attention_mask) and return last_hidden_state;
+    skips the test where transformers is not installed."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                     intermediate_size=64, max_position_embeddings=max_position_embeddings)
+
+    class Bert(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bert = transformers.BertModel(config, add_pooling_layer=False)
+
+        def forward(self, input_ids, attention_mask):
+            return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    return Bert()
+
+
 def user_input_names(program):
     return list(program.graph_signature.user_inputs)
 

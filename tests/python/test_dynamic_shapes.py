@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.export import Dim
 
-from conftest import assert_clean_failure, assert_matches, describe, run_ingot, to_numpy
+from conftest import assert_clean_failure, assert_matches, describe, run_ingot, small_bert, to_numpy
 from test_cli import SmallNet as ConvHead  # conv, relu, mean, linear
 
 
@@ -149,20 +149,8 @@ def test_python_build_pt2_takes_input_shapes(conv_pt2):
 
 
 def test_transformers_bert_with_dynamic_batch_and_sequence(harness, work):
-    transformers = pytest.importorskip("transformers")
     torch.manual_seed(0)
-    config = transformers.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                     intermediate_size=64, max_position_embeddings=128)
-
-    class Bert(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.bert = transformers.BertModel(config, add_pooling_layer=False)
-
-        def forward(self, input_ids, attention_mask):
-            return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-
-    model = Bert().eval()
+    model = small_bert().eval()
     batch, seq = Dim("batch", max=32), Dim("seq", min=2, max=128)
     example = (torch.randint(0, 100, (2, 16)), torch.ones(2, 16, dtype=torch.int64))
     pt2 = export(model, example, {"input_ids": {0: batch, 1: seq}, "attention_mask": {0: batch, 1: seq}},

@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from conftest import assert_clean_failure, assert_matches, describe, run_ingot, to_numpy
+from conftest import assert_clean_failure, assert_matches, describe, run_ingot, small_bert, to_numpy
 from test_hoist_slices import DIM, MLP, PreNormBlock, SelfAttention, describe_steps, distinct_parameters, \
     engine_steps, reads
 
@@ -184,24 +184,13 @@ def test_cases_that_keep_the_bias(harness, case):
 def test_transformers_bert(harness):
     """A small transformers BertModel (post-norm, padding mask): its self-output and
     output dense biases are added in the layer norms."""
-    transformers = pytest.importorskip("transformers")
     torch.manual_seed(26)
-    config = transformers.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                     intermediate_size=64, max_position_embeddings=64)
-
-    class Bert(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.bert = transformers.BertModel(config, add_pooling_layer=False)
-
-        def forward(self, input_ids, attention_mask):
-            return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-
+    model = small_bert(max_position_embeddings=64)
     ids = torch.randint(0, 100, (2, 12))
     mask = torch.ones(2, 12, dtype=torch.int64)
     mask[1, 7:] = 0
     key = "fold_bias_hf_bert"
-    harness.convert_and_run(distinct_parameters(Bert()), [ids, mask], "training", key=key)
+    harness.convert_and_run(distinct_parameters(model), [ids, mask], "training", key=key)
     steps = engine_steps(harness, key, "training")
     for i in range(2):
         assert_bias_in_norm(steps, f"bert.encoder.layer.{i}.attention.output.dense.bias")
