@@ -41,8 +41,25 @@ from .convert import (Input, build_pt2, check_method_op_support, convert_exporte
 from .engine import Engine, TensorSpec, load_engine, save_engine
 from .errors import IngotError, UnsupportedOperator, UnsupportedOperatorError
 
+
+def compile(module, inputs=None, **options):
+    """Compiles module.<method_name> (default forward) into an engine and returns a
+    torch.nn.Module called like the method, returning the method's output structure
+    (ingot.compiled_module.compile has the details). Imports torch."""
+    from .compiled_module import compile as _compile
+    return _compile(module, inputs, **options)
+
+
+def __getattr__(name):
+    if name == "CompiledModule":  # a torch.nn.Module: defined only once torch is wanted
+        from .compiled_module import CompiledModule
+        return CompiledModule
+    raise AttributeError(f"module 'ingot' has no attribute {name!r}")
+
+
 __all__ = [
     "__version__", "has_cuda", "IngotError", "UnsupportedOperatorError", "UnsupportedOperator", "Input", "Engine",
     "TensorSpec", "convert_method_to_engine", "convert_exported_program", "check_method_op_support", "build_pt2",
     "export_method", "example_inputs", "save_engine", "load_engine", "compare", "Comparison", "OutputComparison",
+    "compile",
 ]

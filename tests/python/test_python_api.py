@@ -14,19 +14,11 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import BACKEND, import_ingot_package
 
-try:
-    import ingot
-    IMPORT_ERROR = None
-except Exception as e:  # noqa: BLE001 - any import failure means "not installed here"
-    ingot = None
-    IMPORT_ERROR = f"{type(e).__name__}: {e}"
-
-pytestmark = pytest.mark.skipif(ingot is None, reason=f"`import ingot` failed ({IMPORT_ERROR}); run `pip install .`")
+ingot, pytestmark = import_ingot_package()
 
 FP32_TOL = 1e-4
-# The backend every conversion uses: cpu in CI, cuda on the GPU machine (scripts/gpu_check.sh).
-BACKEND = os.environ.get("INGOT_TEST_BACKEND", "cpu")
 
 
 def rel_l2(got, ref):
