@@ -35,7 +35,7 @@ def _load_extension():
 
 _load_extension()
 from ._ingot import __version__, has_cuda  # noqa: E402
-from .compare import Comparison, OutputComparison, compare
+from .compare import Comparison, OutputComparison, compare, compare_files
 from .convert import (Input, build_pt2, check_method_op_support, convert_exported_program, convert_method_to_engine,
                       example_inputs, export_method)
 from .engine import Engine, TensorSpec, load_engine, save_engine
@@ -60,6 +60,6 @@ def __getattr__(name):
 __all__ = [
     "__version__", "has_cuda", "IngotError", "UnsupportedOperatorError", "UnsupportedOperator", "Input", "Engine",
     "TensorSpec", "convert_method_to_engine", "convert_exported_program", "check_method_op_support", "build_pt2",
-    "export_method", "example_inputs", "save_engine", "load_engine", "compare", "Comparison", "OutputComparison",
-    "compile",
+    "export_method", "example_inputs", "save_engine", "load_engine", "compare", "compare_files", "Comparison",
+    "OutputComparison", "compile",
 ]

@@ -137,3 +137,79 @@ def compare(module, engine, inputs=None, method_name: str = "forward", *, kwargs
     for spec, out, ref in zip(engine.outputs, got, ref_leaves):
         result.append(compare_arrays(spec.name, _to_numpy(out), _to_numpy(ref), precision))
     return result
+
+
+def compare_files(pt2_path, engine, inputs=None, *, seed: int = 0, torch_device: str = "cpu",
+                  verify: bool = True) -> Comparison:
+    """Runs the exported program of a .pt2 file in PyTorch and an engine built from it on the
+    same inputs and compares every output (what `python -m ingot compare` prints).
+
+    inputs: {engine input name: array or tensor}; inputs not given are random (seeded, as
+    `ingot run` draws them). verify: first check, by content hash, that the engine was
+    built from this .pt2 (a comparison with another model's engine means nothing).
+    """
+    import os
+    import warnings
+
+    import torch
+    import torch.utils._pytree as pytree
+    from torch.export.graph_signature import ConstantArgument, InputKind, TensorArgument
+
+    from . import _ingot
+    from .convert import Input, _materialize
+    from .engine import Engine
+
+    pt2_path = os.fspath(pt2_path)
+    engine_path = None if isinstance(engine, (Engine, bytes, bytearray, memoryview)) else os.fspath(engine)
+    if verify and engine_path is not None:
+        v = _ingot.verify_engine_model(engine_path, pt2_path)
+        if not v["match"]:
+            raise IngotError(v["message"])
+    if not isinstance(engine, Engine):
+        engine = Engine(engine)
+    given = {str(k): _materialize(v) for k, v in (inputs or {}).items()}
+    unknown = sorted(set(given) - {s.name for s in engine.inputs})
+    if unknown:
+        raise IngotError(f"the engine has no input named {', '.join(unknown)}; its inputs are: "
+                         f"{', '.join(s.name for s in engine.inputs)}")
+    generator = torch.Generator().manual_seed(int(seed))
+    tensors = {}
+    for spec in engine.inputs:  # engine order, so a seed always gives the same inputs
+        # Input's defaults draw as `ingot run` does: floats N(0, 1), integers [0, 100), bools by coin flip.
+        tensors[spec.name] = given.get(spec.name)
+        if tensors[spec.name] is None:
+            tensors[spec.name] = Input(spec.shape, spec.dtype).example(generator)
+
+    with warnings.catch_warnings():  # torch's note that it reads weights from a read-only buffer
+        warnings.filterwarnings("ignore", message="The given buffer is not writable")
+        program = torch.export.load(pt2_path)
+    flat = []
+    for s in program.graph_signature.input_specs:
+        if s.kind != InputKind.USER_INPUT:
+            continue
+        if isinstance(s.arg, TensorArgument):
+            if s.arg.name not in tensors:
+                raise IngotError(f"the model's input '{s.arg.name}' is not an input of the engine")
+            flat.append(tensors[s.arg.name].to(torch_device))
+        elif isinstance(s.arg, ConstantArgument):
+            flat.append(s.arg.value)
+        else:
+            raise IngotError(f"the model's input {s.arg} is neither a tensor nor a constant")
+    # The engine first: it checks every input's dtype and shape and names the one that differs.
+    got = engine(*[tensors[s.name] for s in engine.inputs])
+    args, kwargs = pytree.tree_unflatten(flat, program.call_spec.in_spec)
+    try:
+        with torch.no_grad():
+            reference = program.module()(*args, **kwargs)
+    except Exception as e:  # noqa: BLE001 - whatever PyTorch raises, say which side failed
+        raise IngotError(f"PyTorch could not run '{os.path.basename(pt2_path)}' on these inputs: "
+                         f"{type(e).__name__}: {e}") from None
+    ref_leaves = [x for x in pytree.tree_leaves(reference) if isinstance(x, torch.Tensor)]
+    got = list(got) if isinstance(got, tuple) else [got]
+    if len(got) != len(ref_leaves):
+        raise IngotError(f"the engine has {len(got)} output(s), the model returned {len(ref_leaves)} tensor(s)")
+    precision = engine.info.get("options", {}).get("precision", "fp32")
+    result = Comparison()
+    for spec, out, ref in zip(engine.outputs, got, ref_leaves):
+        result.append(compare_arrays(spec.name, _to_numpy(out), _to_numpy(ref), precision))
+    return result
