@@ -26,6 +26,7 @@ from typing import Any, Dict, List, Optional
 import torch
 from torch.utils import _pytree as pytree
 
+from . import _dtypes
 from .convert import _method_module, _model_name, convert_exported_program, example_inputs
 from .engine import Engine
 from .errors import IngotError
@@ -97,46 +98,93 @@ def _is_tensor(x) -> bool:
     return isinstance(x, torch.Tensor)
 
 
+class _Specialization:
+    """One engine and the call it was built for: the argument structure, which leaves are
+    tensors (their shapes and dtypes are the engine's inputs) and the fixed non-tensor
+    values; and the structure of the result with its non-tensor leaves."""
+
+    def __init__(self, engine: Engine, in_spec, in_template, out_spec, out_template):
+        self.engine = engine
+        self.in_spec, self.in_template = in_spec, in_template
+        self.out_spec, self.out_template = out_spec, out_template
+
+    def mismatch(self, names, leaves, spec) -> Optional[str]:
+        """Why a call (its flattened arguments) cannot run on this engine; None if it can."""
+        if spec != self.in_spec:
+            return (f"the arguments are structured differently from the example the engine was built "
+                    f"with:\n  built with: {self.in_spec}\n  given:      {spec}")
+        inputs = iter(self.engine.inputs)
+        for name, leaf, fixed in zip(names, leaves, self.in_template):
+            if fixed is _TENSOR:
+                if not _is_tensor(leaf):
+                    return (f"argument '{name}' must be a tensor (the engine was built with one), "
+                            f"got {type(leaf).__name__}")
+                want = next(inputs)
+                got = (_dtypes.name_of(leaf.dtype), tuple(leaf.shape))
+                if got != (want.dtype, tuple(want.shape)):
+                    return (f"argument '{name}' is {got[0]}{list(got[1])}, but the engine was built for "
+                            f"{want.dtype}{list(want.shape)}")
+            elif not _same_constant(leaf, fixed):
+                return (f"argument '{name}' is {leaf!r}, but the engine was built with {fixed!r}: torch.export "
+                        "fixes non-tensor arguments at their example values")
+        return None
+
+    def run(self, leaves):
+        outputs = self.engine(*[x for x, fixed in zip(leaves, self.in_template) if fixed is _TENSOR])
+        outputs = list(outputs) if isinstance(outputs, tuple) else [outputs]
+        flat = [outputs.pop(0) if leaf is _TENSOR else leaf for leaf in self.out_template]
+        return pytree.tree_unflatten(flat, self.out_spec)
+
+
 class CompiledModule(torch.nn.Module):
     """A module's method compiled by ingot.compile: call it like the method.
 
-    Attributes: `engine` (the ingot.Engine it runs; `engine.save(path)` writes the
-    engine file, which the C++ runtime and `ingot` command run as any other).
+    Attributes: `engine` (the ingot.Engine built from the example; `engine.save(path)`
+    writes the engine file, which the C++ runtime and `ingot` command run as any other)
+    and `engines` (every engine built so far, more than one with recompile=True).
     """
 
-    def __init__(self, engine: Engine, convention: _CallConvention, in_spec, in_template, out_spec, out_template,
-                 method_name: str):
+    def __init__(self, module, method_name: str, convention: _CallConvention, first: _Specialization,
+                 options: Dict[str, Any], recompile: bool, max_engines: int):
         super().__init__()
-        self.engine = engine
-        self._convention = convention
-        self._in_spec, self._in_template = in_spec, in_template
-        self._out_spec, self._out_template = out_spec, out_template
+        # Kept only to recompile, and not as a submodule: the compiled module neither
+        # owns nor exposes the original's parameters, and without recompile it holds no
+        # reference, so replacing a model by its compiled form can free the original.
+        self.__dict__["_original"] = module if recompile else None
         self._method_name = method_name
+        self._convention = convention
+        self._specializations = [first]
+        self._options = options
+        self._recompile, self._max_engines = recompile, max_engines
+
+    @property
+    def engine(self) -> Engine:
+        return self._specializations[0].engine
+
+    @property
+    def engines(self) -> List[Engine]:
+        return [s.engine for s in self._specializations]
 
     def forward(self, *args, **kwargs):
         values = self._convention.values(args, kwargs)
         leaves, spec = pytree.tree_flatten(values)
-        if spec != self._in_spec:
-            raise IngotError(f"the arguments are structured differently from the example the engine was built "
-                             f"with:\n  built with: {self._in_spec}\n  given:      {spec}")
-        tensors = []
-        for name, leaf, fixed in zip(self._convention.leaf_names(values), leaves, self._in_template):
-            if fixed is _TENSOR:
-                if not _is_tensor(leaf):
-                    raise IngotError(f"argument '{name}' must be a tensor (the engine was built with one), "
-                                     f"got {type(leaf).__name__}")
-                tensors.append(leaf)
-            elif not _same_constant(leaf, fixed):
-                raise IngotError(f"argument '{name}' is {leaf!r}, but the engine was built with {fixed!r}: "
-                                 "torch.export fixes non-tensor arguments at their example values; build "
-                                 "another engine for this value")
-        outputs = self.engine(*tensors)
-        outputs = list(outputs) if isinstance(outputs, tuple) else [outputs]
-        flat = [outputs.pop(0) if leaf is _TENSOR else leaf for leaf in self._out_template]
-        return pytree.tree_unflatten(flat, self._out_spec)
+        names = self._convention.leaf_names(values)
+        reasons = []
+        for specialization in self._specializations:
+            reason = specialization.mismatch(names, leaves, spec)
+            if reason is None:
+                return specialization.run(leaves)
+            reasons.append(reason)
+        if not self._recompile:
+            raise IngotError(reasons[0] + "; build another engine for this call, or compile with recompile=True")
+        if len(self._specializations) >= self._max_engines:
+            raise IngotError(f"{reasons[0]}; and {len(self._specializations)} engines (max_engines) are built already")
+        specialization = _specialize(self._original, self._method_name, self._convention, values, self._options)
+        self._specializations.append(specialization)
+        return specialization.run(leaves)
 
     def extra_repr(self) -> str:
-        return f"method={self._method_name!r}, engine={self.engine!r}"
+        return f"method={self._method_name!r}, engines={len(self._specializations)}, engine={self.engine!r}"
 
 
 class _TensorMarker:
@@ -156,22 +204,11 @@ def _same_constant(a, b) -> bool:
         return a is b
 
 
-def compile(module, inputs=None, *, method_name: str = "forward", kwargs: Optional[Dict[str, Any]] = None,
-            **options) -> CompiledModule:
-    """Compiles module.<method_name> into an ingot engine; returns a CompiledModule
-    that takes the method's arguments and returns the method's output structure.
-
-    inputs / kwargs: example arguments, as for convert_method_to_engine (tensors or
-    ingot.Input specs). options: those of convert_method_to_engine (precision,
-    backend, optimization_level, timing_cache, ...).
-    """
-    args, kw = example_inputs(inputs, kwargs)
-    target = _method_module(module, method_name)
-    convention = _CallConvention(target.forward, args, kw)
-    values = convention.values(args, kw)
+def _specialize(module, method_name: str, convention: _CallConvention, values: List[Any],
+                options: Dict[str, Any]) -> _Specialization:
+    """Exports the method for these argument values (returning its tensor leaves only) and builds its engine."""
     in_leaves, in_spec = pytree.tree_flatten(values)
     in_template = [_TENSOR if _is_tensor(x) else x for x in in_leaves]
-
     recorded: Dict[str, Any] = {}
 
     class TensorLeaves(torch.nn.Module):
@@ -181,7 +218,7 @@ def compile(module, inputs=None, *, method_name: str = "forward", kwargs: Option
             super().__init__()
             self.inner = inner  # a submodule: parameters are shared, not copied
 
-    wrapper = TensorLeaves(target)
+    wrapper = TensorLeaves(_method_module(module, method_name))
 
     def forward(*ordered):
         out = convention.call(wrapper.inner.forward, list(ordered))
@@ -195,13 +232,32 @@ def compile(module, inputs=None, *, method_name: str = "forward", kwargs: Option
         [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in convention.names + convention.extra])
     wrapper.forward = forward
     program = torch.export.export(wrapper, tuple(values))
-    if not any(leaf is _TENSOR for leaf in recorded["template"]):
+    n_results = sum(1 for leaf in recorded["template"] if leaf is _TENSOR)
+    if n_results == 0:
         raise IngotError(f"{type(module).__name__}.{method_name} returns no tensor; there is nothing to compile")
     engine = Engine(convert_exported_program(program, name=_model_name(module, method_name), **options))
-    n_tensors = sum(1 for leaf in recorded["template"] if leaf is _TENSOR)
-    if len(engine.outputs) != n_tensors or len(engine.inputs) != sum(1 for x in in_template if x is _TENSOR):
+    n_arguments = sum(1 for x in in_template if x is _TENSOR)
+    if len(engine.outputs) != n_results or len(engine.inputs) != n_arguments:
         raise IngotError(f"internal: the engine has {len(engine.inputs)} inputs and {len(engine.outputs)} outputs, "
-                         f"the method {sum(1 for x in in_template if x is _TENSOR)} tensor arguments and "
-                         f"{n_tensors} tensor results")
-    return CompiledModule(engine, convention, in_spec, in_template, recorded["spec"], recorded["template"],
-                          method_name)
+                         f"the method {n_arguments} tensor arguments and {n_results} tensor results")
+    return _Specialization(engine, in_spec, in_template, recorded["spec"], recorded["template"])
+
+
+def compile(module, inputs=None, *, method_name: str = "forward", kwargs: Optional[Dict[str, Any]] = None,
+            recompile: bool = False, max_engines: int = 8, **options) -> CompiledModule:
+    """Compiles module.<method_name> into an ingot engine; returns a CompiledModule
+    that takes the method's arguments and returns the method's output structure.
+
+    inputs / kwargs: example arguments, as for convert_method_to_engine (tensors or
+    ingot.Input specs). options: those of convert_method_to_engine (precision,
+    backend, optimization_level, timing_cache, ...). recompile: a call whose tensor
+    shapes or dtypes, or non-tensor values, differ from every engine built so far
+    builds another engine for it (at most max_engines); without it such a call is
+    refused with the difference named.
+    """
+    if int(max_engines) < 1:
+        raise IngotError(f"max_engines must be at least 1, got {max_engines}")
+    args, kw = example_inputs(inputs, kwargs)
+    convention = _CallConvention(_method_module(module, method_name).forward, args, kw)
+    first = _specialize(module, method_name, convention, convention.values(args, kw), options)
+    return CompiledModule(module, method_name, convention, first, dict(options), bool(recompile), int(max_engines))

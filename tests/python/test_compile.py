@@ -101,11 +101,14 @@ def test_unknown_keyword_and_other_structure_are_refused(structured):
         compiled(x, bias=bias, pair=pair + [torch.randn(2, 2)])
 
 
-def test_wrong_shape_is_refused_by_the_engine(structured):
+def test_other_shape_or_dtype_is_refused(structured):
     _, compiled = structured
     _, bias, pair = structured_inputs()
-    with pytest.raises(ingot.IngotError, match=r"input 'x': expected float32\[3,8\], got float32\[5,8\]"):
+    with pytest.raises(ingot.IngotError, match=r"argument 'x' is float32\[5, 8\], but the engine was built for "
+                                               r"float32\[3, 8\].*recompile=True"):
         compiled(torch.randn(5, 8), bias=bias, pair=pair)
+    with pytest.raises(ingot.IngotError, match=r"argument 'bias' is float64\[4\]"):
+        compiled(torch.randn(3, 8), bias=bias.double(), pair=pair)
 
 
 def test_transformers_model_output_is_rebuilt():
@@ -194,3 +197,23 @@ def test_methods_without_tensor_results_or_with_star_args_are_refused():
         ingot.compile(NoTensor(), inputs=(torch.randn(2),), backend=BACKEND)
     with pytest.raises(ingot.IngotError, match=r"cannot bind values to \*xs"):
         ingot.compile(StarArgs(), inputs=(torch.randn(2), torch.randn(2)), backend=BACKEND)
+
+
+def test_recompile_builds_an_engine_per_new_call():
+    torch.manual_seed(0)
+    model = Structured().eval()
+    x, bias, pair = structured_inputs()
+    compiled = ingot.compile(model, inputs=(x,), kwargs={"bias": bias, "pair": pair}, backend=BACKEND,
+                             recompile=True, max_engines=3)
+    calls = [((torch.randn(5, 8),), {"bias": bias, "pair": pair}),        # another batch size
+             ((torch.randn(3, 8), 0.5), {"bias": bias, "pair": pair}),   # another scale
+             ((torch.randn(3, 8),), {"bias": bias, "pair": pair})]       # the first engine's call
+    with torch.no_grad():
+        for args, kwargs in calls:
+            got, ref = compiled(*args, **kwargs), model(*args, **kwargs)
+            assert_close(got["h"], ref["h"])
+            assert_close(got["extra"], ref["extra"])
+    assert len(compiled.engines) == 3
+    assert [e.inputs[0].shape for e in compiled.engines] == [(3, 8), (5, 8), (3, 8)]
+    with pytest.raises(ingot.IngotError, match=r"3 engines \(max_engines\) are built already"):
+        compiled(torch.randn(7, 8), bias=bias, pair=pair)
