@@ -301,7 +301,8 @@ class Importer {
           if (spec.arg.kind != K::kTensor) {
             record("graph output", name, "", "",
                    "user output " + std::to_string(index) + " is " + argument_kind_name(spec.arg.kind) +
-                       ", not a tensor; ingot engines return tensors only");
+                       ", not a tensor; ingot engines return tensors only (return only tensors, or convert "
+                       "with ingot.compile in Python, which puts such values back around the engine)");
             continue;
           }
           std::string why;

@@ -217,3 +217,16 @@ def test_recompile_builds_an_engine_per_new_call():
     assert [e.inputs[0].shape for e in compiled.engines] == [(3, 8), (5, 8), (3, 8)]
     with pytest.raises(ingot.IngotError, match=r"3 engines \(max_engines\) are built already"):
         compiled(torch.randn(7, 8), bias=bias, pair=pair)
+
+
+def test_convert_refuses_non_tensor_results_and_points_to_compile():
+    class WithNone(torch.nn.Module):
+        def forward(self, x):
+            return torch.relu(x), None
+
+    x = torch.randn(2, 3)
+    with pytest.raises(ingot.UnsupportedOperatorError, match=r"user output 1 is None, not a tensor.*ingot.compile"):
+        ingot.convert_method_to_engine(WithNone(), inputs=(x,), backend=BACKEND)
+    compiled = ingot.compile(WithNone(), inputs=(x,), backend=BACKEND)
+    got = compiled(x)
+    assert got[1] is None and torch.equal(got[0], torch.relu(x))
