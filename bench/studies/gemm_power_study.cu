@@ -41,10 +41,11 @@ struct Linear {
   cublasLtMatrixLayout_t la{}, lb{}, lc{};
   cublasLtMatmulAlgo_t algo{};
   size_t ws = 0;
-  bool ok = false;
+  bool ok = false, h16 = false;  // h16: fp16 accumulation, so fp16 alpha and beta
   int found = 0;
   Linear(cublasLtHandle_t h, const Layer& l, cublasComputeType_t compute, const void* bias, size_t ws_limit, int index = 0) {
-    const cudaDataType_t scale = compute == CUBLAS_COMPUTE_16F ? CUDA_R_16F : CUDA_R_32F;
+    h16 = compute == CUBLAS_COMPUTE_16F;
+    const cudaDataType_t scale = h16 ? CUDA_R_16F : CUDA_R_32F;
     cublasLtMatmulDescCreate(&desc, compute, scale);
     cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
     cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta);
@@ -63,8 +64,6 @@ struct Linear {
   }
   void run(cublasLtHandle_t h, const void* W, const void* A, void* D, void* work) const {
     const float one32 = 1, zero32 = 0; const __half one16 = __float2half(1.f), zero16 = __float2half(0.f);
-    int32_t compute; size_t w; cublasLtMatmulDescGetAttribute(desc, CUBLASLT_MATMUL_DESC_COMPUTE_TYPE, &compute, sizeof compute, &w);
-    const bool h16 = compute == CUBLAS_COMPUTE_16F;
     cublasLtMatmul(h, desc, h16 ? (const void*)&one16 : &one32, W, la, A, lb, h16 ? (const void*)&zero16 : &zero32,
                    D, lc, D, lc, &algo, work, ws, s);
   }

@@ -116,7 +116,6 @@ def compare(module, engine, inputs=None, method_name: str = "forward", *, kwargs
     args, kw = example_inputs(inputs, kwargs)
     with torch.no_grad():
         reference = getattr(module, method_name)(*args, **kw)
-    ref_leaves = [x for x in pytree.tree_leaves(reference) if isinstance(x, torch.Tensor)]
 
     # Tensor arguments reach the engine as its inputs; other values were baked in by torch.export.
     names = {s.name for s in engine.inputs}
@@ -127,10 +126,17 @@ def compare(module, engine, inputs=None, method_name: str = "forward", *, kwargs
         engine_args = [x for x in pytree.tree_leaves((args, kw)) if isinstance(x, torch.Tensor)]
         engine_kw = {}
     got = engine(*engine_args, **engine_kw)
+    return _compare_outputs(engine, got, reference, f"{type(module).__name__}.{method_name}", precision)
+
+
+def _compare_outputs(engine, got, reference, what: str, precision: Optional[str] = None) -> Comparison:
+    """Compares the engine's outputs with the tensor leaves of PyTorch's result, in order."""
+    import torch
+    import torch.utils._pytree as pytree
+    ref_leaves = [x for x in pytree.tree_leaves(reference) if isinstance(x, torch.Tensor)]
     got = list(got) if isinstance(got, tuple) else [got]
     if len(got) != len(ref_leaves):
-        raise IngotError(f"the engine has {len(got)} output(s) but {type(module).__name__}.{method_name} "
-                         f"returned {len(ref_leaves)} tensor(s)")
+        raise IngotError(f"the engine has {len(got)} output(s) but {what} returned {len(ref_leaves)} tensor(s)")
     if precision is None:
         precision = engine.info.get("options", {}).get("precision", "fp32")
     result = Comparison()
@@ -173,12 +179,10 @@ def compare_files(pt2_path, engine, inputs=None, *, seed: int = 0, torch_device:
         raise IngotError(f"the engine has no input named {', '.join(unknown)}; its inputs are: "
                          f"{', '.join(s.name for s in engine.inputs)}")
     generator = torch.Generator().manual_seed(int(seed))
-    tensors = {}
-    for spec in engine.inputs:  # engine order, so a seed always gives the same inputs
-        # Input's defaults draw as `ingot run` does: floats N(0, 1), integers [0, 100), bools by coin flip.
-        tensors[spec.name] = given.get(spec.name)
-        if tensors[spec.name] is None:
-            tensors[spec.name] = Input(spec.shape, spec.dtype).example(generator)
+    # Drawn in engine order, so a seed always gives the same inputs; Input's defaults draw as
+    # `ingot run` does: floats N(0, 1), integers [0, 100), bools by coin flip.
+    tensors = {s.name: given[s.name] if s.name in given else Input(s.shape, s.dtype).example(generator)
+               for s in engine.inputs}
 
     with warnings.catch_warnings():  # torch's note that it reads weights from a read-only buffer
         warnings.filterwarnings("ignore", message="The given buffer is not writable")
@@ -204,12 +208,4 @@ def compare_files(pt2_path, engine, inputs=None, *, seed: int = 0, torch_device:
     except Exception as e:  # noqa: BLE001 - whatever PyTorch raises, say which side failed
         raise IngotError(f"PyTorch could not run '{os.path.basename(pt2_path)}' on these inputs: "
                          f"{type(e).__name__}: {e}") from None
-    ref_leaves = [x for x in pytree.tree_leaves(reference) if isinstance(x, torch.Tensor)]
-    got = list(got) if isinstance(got, tuple) else [got]
-    if len(got) != len(ref_leaves):
-        raise IngotError(f"the engine has {len(got)} output(s), the model returned {len(ref_leaves)} tensor(s)")
-    precision = engine.info.get("options", {}).get("precision", "fp32")
-    result = Comparison()
-    for spec, out, ref in zip(engine.outputs, got, ref_leaves):
-        result.append(compare_arrays(spec.name, _to_numpy(out), _to_numpy(ref), precision))
-    return result
+    return _compare_outputs(engine, got, reference, f"'{os.path.basename(pt2_path)}'")

@@ -21,7 +21,7 @@ silently computing with the old ones.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from torch.utils import _pytree as pytree
@@ -108,31 +108,33 @@ class _Specialization:
         self.in_spec, self.in_template = in_spec, in_template
         self.out_spec, self.out_template = out_spec, out_template
 
-    def mismatch(self, names, leaves, spec) -> Optional[str]:
-        """Why a call (its flattened arguments) cannot run on this engine; None if it can."""
+    def mismatch(self, leaves, spec) -> Optional[Tuple[Optional[int], str]]:
+        """Why a call (its flattened arguments) cannot run on this engine, or None if it can:
+        (the leaf at fault or None, a message with "{name}" standing for that leaf's name,
+        which only a refused call spends time working out)."""
         if spec != self.in_spec:
-            return (f"the arguments are structured differently from the example the engine was built "
-                    f"with:\n  built with: {self.in_spec}\n  given:      {spec}")
+            return None, (f"the arguments are structured differently from the example the engine was built "
+                          f"with:\n  built with: {self.in_spec}\n  given:      {spec}")
         inputs = iter(self.engine.inputs)
-        for name, leaf, fixed in zip(names, leaves, self.in_template):
+        for i, (leaf, fixed) in enumerate(zip(leaves, self.in_template)):
             if fixed is _TENSOR:
                 if not _is_tensor(leaf):
-                    return (f"argument '{name}' must be a tensor (the engine was built with one), "
-                            f"got {type(leaf).__name__}")
+                    return i, (f"argument '{{name}}' must be a tensor (the engine was built with one), "
+                               f"got {type(leaf).__name__}")
                 want = next(inputs)
                 got = (_dtypes.name_of(leaf.dtype), tuple(leaf.shape))
                 if got != (want.dtype, tuple(want.shape)):
-                    return (f"argument '{name}' is {got[0]}{list(got[1])}, but the engine was built for "
-                            f"{want.dtype}{list(want.shape)}")
+                    return i, (f"argument '{{name}}' is {got[0]}{list(got[1])}, but the engine was built for "
+                               f"{want.dtype}{list(want.shape)}")
             elif not _same_constant(leaf, fixed):
-                return (f"argument '{name}' is {leaf!r}, but the engine was built with {fixed!r}: torch.export "
-                        "fixes non-tensor arguments at their example values")
+                return i, (f"argument '{{name}}' is {leaf!r}, but the engine was built with {fixed!r}: torch.export "
+                           "fixes non-tensor arguments at their example values")
         return None
 
     def run(self, leaves):
         outputs = self.engine(*[x for x, fixed in zip(leaves, self.in_template) if fixed is _TENSOR])
-        outputs = list(outputs) if isinstance(outputs, tuple) else [outputs]
-        flat = [outputs.pop(0) if leaf is _TENSOR else leaf for leaf in self.out_template]
+        outputs = iter(outputs if isinstance(outputs, tuple) else (outputs,))
+        flat = [next(outputs) if leaf is _TENSOR else leaf for leaf in self.out_template]
         return pytree.tree_unflatten(flat, self.out_spec)
 
 
@@ -168,17 +170,19 @@ class CompiledModule(torch.nn.Module):
     def forward(self, *args, **kwargs):
         values = self._convention.values(args, kwargs)
         leaves, spec = pytree.tree_flatten(values)
-        names = self._convention.leaf_names(values)
-        reasons = []
+        first_reason = None
         for specialization in self._specializations:
-            reason = specialization.mismatch(names, leaves, spec)
+            reason = specialization.mismatch(leaves, spec)
             if reason is None:
                 return specialization.run(leaves)
-            reasons.append(reason)
+            first_reason = first_reason or reason
+        leaf, text = first_reason
+        if leaf is not None:
+            text = text.replace("{name}", self._convention.leaf_names(values)[leaf])
         if not self._recompile:
-            raise IngotError(reasons[0] + "; build another engine for this call, or compile with recompile=True")
+            raise IngotError(text + "; build another engine for this call, or compile with recompile=True")
         if len(self._specializations) >= self._max_engines:
-            raise IngotError(f"{reasons[0]}; and {len(self._specializations)} engines (max_engines) are built already")
+            raise IngotError(f"{text}; and {len(self._specializations)} engines (max_engines) are built already")
         specialization = _specialize(self._original, self._method_name, self._convention, values, self._options)
         self._specializations.append(specialization)
         return specialization.run(leaves)

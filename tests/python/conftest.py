@@ -25,16 +25,6 @@ BACKEND = os.environ.get("INGOT_TEST_BACKEND", "cpu")
 PRECISION = os.environ.get("INGOT_TEST_PRECISION", "fp32")
 # Relative-error bound for an engine built at a reduced precision, against the
 # fp32 PyTorch reference (DESIGN.md: fp16 about 1e-2, bf16 about 3e-2).
-def import_ingot_package():
-    """(the `ingot` Python package or None, a pytest mark that skips a module's tests when it
-    cannot be imported, with the reason shown): the package is installed by `pip install .`."""
-    try:
-        import ingot
-        return ingot, pytest.mark.skipif(False, reason="")
-    except Exception as e:  # noqa: BLE001 - any import failure means "not installed here"
-        return None, pytest.mark.skip(reason=f"`import ingot` failed ({type(e).__name__}: {e}); run `pip install .`")
-
-
 PRECISION_TOLERANCE = {"fp32": 0.0, "fp16": 1e-2, "bf16": 3e-2}
 TOLERANCE = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10,
              np.dtype(np.float16): 1e-2}
@@ -98,6 +88,16 @@ def assert_clean_failure(proc, pattern):
     for crash in ("Segmentation fault", "terminate called", "Aborted", "core dumped", "Traceback"):
         assert crash not in text, f"crash output ({crash})\n" + describe(proc)
     assert re.search(pattern, text, re.IGNORECASE), f"message does not match /{pattern}/\n" + describe(proc)
+
+
+def import_ingot_package():
+    """(the `ingot` Python package or None, a pytest mark that skips a module's tests when it
+    cannot be imported, with the reason shown): the package is installed by `pip install .`."""
+    try:
+        import ingot
+        return ingot, pytest.mark.skipif(False, reason="")
+    except Exception as e:  # noqa: BLE001 - any import failure means "not installed here"
+        return None, pytest.mark.skip(reason=f"`import ingot` failed ({type(e).__name__}: {e}); run `pip install .`")
 
 
 def export_program(module, inputs, dialect):
